@@ -1,0 +1,54 @@
+# squad_nb: the two set-up commands of the README are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PIP := $(PY) -m pip
+TORCH := torch==2.13.0
+N_WORKERS ?= 2
+
+.PHONY: test demo install-dev install-demo export-check clean-check nbtest pytest nbtest-slow docs-check readme bench
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# torch first: its CPU build; a bare `torch` requirement would pull a multi-GB CUDA build
+install-dev: $(PY)
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e ".[dev]"
+
+install-demo: $(PY)
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e ".[demo]"
+
+# The main job, offline: fine-tune, evaluate, save, reload, re-evaluate, retrain on the bundled sample
+demo: install-demo
+	$(BIN)/squad_nb demo
+
+# The tests: notebooks and module agree, notebooks are clean, notebooks run as tests, then pytest
+test: install-dev export-check clean-check nbtest pytest
+
+export-check:
+	$(BIN)/nbdev_export
+	@if [ -n "$$(git status --porcelain --untracked-files=all -- squad_nb)" ]; then \
+	  git status --porcelain --untracked-files=all -- squad_nb; git --no-pager diff --stat -- squad_nb; \
+	  echo "squad_nb/ differs from what the notebooks export: run nbdev_export and commit both"; exit 1; fi
+
+clean-check:
+	$(BIN)/nbdev_clean
+	@if [ -n "$$(git status --porcelain --untracked-files=all -- nbs)" ]; then \
+	  git status --porcelain --untracked-files=all -- nbs; \
+	  echo "notebooks are not clean: run nbdev_clean and commit"; exit 1; fi
+
+nbtest:
+	$(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing
+
+nbtest-slow:
+	$(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing --flags slow
+
+pytest:
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+bench:
+	$(PY) bench/tokenize.py
+	$(PY) bench/postprocess.py

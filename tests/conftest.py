@@ -1,0 +1,25 @@
+"Shared fixtures: the ../shared data beside the project (a missing file fails, never skips), the seed functions, a tokenizer."
+import sys, importlib
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent/'shared'
+
+def shared_path(*parts) -> Path:
+    "A file under ../shared; fail (never skip) when it is missing."
+    p = SHARED.joinpath(*parts)
+    if not p.exists(): pytest.fail(f"missing {p}: the tests need the shared data folder beside the project root")
+    return p
+
+@pytest.fixture(scope='session')
+def seed():
+    "The starting notebook's functions (../shared/seed/seed_reference.py), the baseline peer."
+    folder = str(shared_path('seed', 'seed_reference.py').parent)
+    if folder not in sys.path: sys.path.insert(0, folder)
+    return importlib.import_module('seed_reference')
+
+@pytest.fixture(scope='session')
+def tokenizer():
+    from squad_nb.features import load_tokenizer
+    return load_tokenizer('minilm-local')
