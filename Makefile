@@ -52,3 +52,17 @@ pytest:
 bench:
 	$(PY) bench/tokenize.py
 	$(PY) bench/postprocess.py
+
+# The docs site checked without Quarto: notebooks processed by nbdev into _proc/, each page rendered to HTML
+# and opened in headless Chromium (Debian: `apt-get install -y chromium`); fails on a page that does not load,
+# shows a traceback or lacks its title. Pages, DOMs and screenshots: build/docs-check/.
+# While pages listed in nbs/sidebar.yml are still being written: make docs-check DOCS_CHECK_ARGS=--allow-missing
+DOCS_CHECK_ARGS ?=
+docs-check:
+	$(PY) tools/docs_check.py $(DOCS_CHECK_ARGS)
+
+# README.md (and its images in index_files/) from nbs/index.ipynb, as nbdev_readme makes it but without Quarto;
+# `make readme README_ARGS=--check` fails when README.md is out of date
+README_ARGS ?=
+readme:
+	$(PY) tools/make_readme.py $(README_ARGS)

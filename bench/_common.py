@@ -1,5 +1,11 @@
-"Helpers shared by the bench scripts: paths to ../shared, the seed functions, repeated data with new ids, timing."
-import sys, time, importlib, platform, os
+"""Helpers shared by the bench scripts: paths to ../shared, the seed functions, repeated data with new ids, timing.
+
+Every bench script imports this module first: `bench/tokenize.py` shares its name with the standard library's
+`tokenize`, which numpy and pandas import, so this folder is moved to the end of `sys.path` before they load."""
+import sys, os
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != _here] + [_here]
+import time, importlib, platform
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

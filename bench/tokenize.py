@@ -6,10 +6,7 @@ Data: ../shared/data/squad_v2/train.json (3,720 questions); tokenizer: all-MiniL
 WordPiece, the vocabulary of distilbert-base-uncased). Both functions get the same batch (all rows at once,
 as `Dataset.map(batched=True)` gives them 1,000 at a time), best of 3 runs. Then 4x and 16x the rows
 (repeated with new ids) to show time per question stays flat."""
-import sys, os
-# this file's name shadows the standard library's `tokenize`: look in this folder last
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path = [p for p in sys.path if os.path.abspath(p or '.') != _here] + [_here]
+import _common  # first: moves this folder to the end of sys.path (this file's name shadows the stdlib's tokenize)
 import argparse, copy
 from _common import *
 from squad_nb.data import load_squad
