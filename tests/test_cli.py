@@ -1,0 +1,100 @@
+"The command line: every sub-command on a tiny model, clear errors with a non-zero exit, and torchrun with two processes."
+import json, os, subprocess, sys
+from pathlib import Path
+import pytest, torch
+from transformers import BertConfig, BertForQuestionAnswering
+from squad_nb.train import save_qa_model, load_qa_config
+from squad_nb.features import load_tokenizer
+from conftest import ROOT
+
+ENV = dict(os.environ, TOKENIZERS_PARALLELISM='false', OMP_NUM_THREADS='1')
+
+def cli(*args, check=True, torchrun=None, timeout=600):
+    "Run the squad_nb command (or `torchrun -m squad_nb.cli`) and return (code, stdout, stderr)."
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(torchrun), '--master_port', '29517', '-m', 'squad_nb.cli'] if torchrun \
+          else [sys.executable, '-m', 'squad_nb.cli']
+    p = subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=timeout)
+    if check and p.returncode: raise AssertionError(f"exit {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p.returncode, p.stdout, p.stderr
+
+def last_json(out):
+    "The JSON printed on the last line."
+    return json.loads(out.strip().splitlines()[-1])
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    "A saved tiny random BERT with the MiniLM vocabulary (not a trained model: answers are noise)."
+    tok = load_tokenizer('minilm-local'); torch.manual_seed(0)
+    m = BertForQuestionAnswering(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64))
+    return save_qa_model(m, tok, tmp_path_factory.mktemp('m')/'tiny', dict(null_threshold=0.0, max_length=384, doc_stride=128))
+
+def test_help_everywhere():
+    for sub in ('', 'train', 'evaluate', 'predict', 'retrain', 'demo'):
+        code, out, _ = cli(*([sub] if sub else []), '--help')
+        assert code == 0 and 'usage: squad_nb' in out
+
+def test_train_evaluate_predict_retrain(tiny, tmp_path):
+    out = tmp_path/'trained'
+    _, o, _ = cli('train', '--model', tiny, '--data', 'sample', '--output', out, '--epochs', 1, '--batch-size', 16,
+                  '--learning-rate', 1e-3, '--max-train', 48, '--max-eval', 24)
+    m = last_json(o)
+    assert m == load_qa_config(out)['metrics'] and {'exact', 'f1', 'best_f1', 'HasAns_f1', 'NoAns_f1'} <= set(m)
+    _, o, _ = cli('evaluate', out, '--data', 'sample', '--max-rows', 24)
+    ev = last_json(o)
+    assert {k: ev[k] for k in m if k != 'loss'} == {k: v for k, v in m.items() if k != 'loss'}
+    assert sorted(p.name for p in (out/'eval').iterdir()) == ['metrics.json', 'nbest_predictions.json', 'null_odds.json', 'predictions.json', 'report.csv']
+    _, o, _ = cli('predict', out, '--question', 'Where is Normandy?', '--context', 'Normandy is a region in France.')
+    ans = last_json(o)
+    assert len(ans) == 1 and 'Normandy is a region in France.'[ans[0]['start']:ans[0]['end']] == ans[0]['best_span']
+    _, o, _ = cli('retrain', out, '--data', 'sample', '--epochs', 1, '--max-train', 48, '--max-eval', 24)
+    r = last_json(o)
+    assert r['kept'] in ('retrained', 'original') and load_qa_config(out)['metrics']['best_f1'] == max(r['before']['best_f1'], r['after']['best_f1'])
+
+@pytest.mark.parametrize('args,msg', [
+    (('evaluate', 'no/such/model'), 'not found'),
+    (('predict', 'no/such/model', '--question', 'q', '--context', 'c'), 'not found'),
+    (('retrain', 'no/such/model'), 'not found'),
+    (('train', '--data', 'no/such/squad.json', '--max-train', 4), 'not found'),
+])
+def test_missing_things_exit_nonzero(args, msg):
+    code, out, err = cli(*args, check=False)
+    assert code == 1 and msg in err and 'Traceback' not in err
+
+def test_folder_without_tokenizer(tiny, tmp_path):
+    bare = tmp_path/'bare'; bare.mkdir()
+    for f in ('config.json', 'model.safetensors'): (bare/f).write_bytes((tiny/f).read_bytes())
+    code, _, err = cli('evaluate', bare, '--max-rows', 4, check=False)
+    assert code == 1 and 'no tokenizer files' in err
+
+def test_weights_without_config_and_corrupted_weights(tiny, tmp_path):
+    d = tmp_path/'noconf'; d.mkdir(); (d/'model.safetensors').write_bytes((tiny/'model.safetensors').read_bytes())
+    code, _, err = cli('evaluate', d, check=False)
+    assert code == 1 and 'no config.json' in err
+    bad = tmp_path/'corrupt'; bad.mkdir()
+    for p in tiny.iterdir(): (bad/p.name).write_bytes(p.read_bytes())
+    (bad/'model.safetensors').write_bytes((tiny/'model.safetensors').read_bytes()[:100])
+    (bad/'eval').mkdir(); (bad/'eval'/'metrics.json').write_text('{"f1": 1}')
+    code, _, err = cli('evaluate', bad, '--max-rows', 4, check=False)
+    assert code == 1 and 'model.safetensors' in err and 'could not be loaded' in err
+    assert (bad/'eval'/'metrics.json').read_text() == '{"f1": 1}', 'earlier outputs stay untouched'
+
+def test_empty_data(tiny, tmp_path):
+    f = tmp_path/'empty.json'; f.write_text(json.dumps({'version': 'v2.0', 'data': []}))
+    code, _, err = cli('evaluate', tiny, '--data', f, check=False)
+    assert code == 1 and '0 questions' in err
+
+def test_output_folder_holding_another_model(tiny):
+    code, _, err = cli('train', '--model', tiny, '--output', tiny, '--max-train', 4, '--max-eval', 4, check=False)
+    assert code == 1 and 'already holds a model' in err
+
+def test_torchrun_two_processes_evaluate_equals_single(tiny, tmp_path):
+    "Under torchrun (gloo on CPU) every window is evaluated once and the metrics equal one process's."
+    _, one, _ = cli('evaluate', tiny, '--data', 'sample', '--max-rows', 60, '--output', tmp_path/'one')
+    _, two, _ = cli('evaluate', tiny, '--data', 'sample', '--max-rows', 60, '--output', tmp_path/'two', torchrun=2)
+    assert last_json(two) == last_json(one)
+    assert (tmp_path/'one'/'predictions.json').read_text() == (tmp_path/'two'/'predictions.json').read_text()
+
+def test_torchrun_two_processes_train(tiny, tmp_path):
+    _, o, _ = cli('train', '--model', tiny, '--data', 'sample', '--output', tmp_path/'ddp', '--epochs', 1, '--batch-size', 16,
+                  '--max-train', 64, '--max-eval', 24, torchrun=2)
+    assert last_json(o) == load_qa_config(tmp_path/'ddp')['metrics']
