@@ -66,3 +66,10 @@ docs-check:
 README_ARGS ?=
 readme:
 	$(PY) tools/make_readme.py $(README_ARGS)
+
+# Practice copies of the course notebooks (practice/NN_name.ipynb: code and headings, a few functions to write):
+# generated from nbs/, never edited by hand; `make practice PRACTICE_ARGS=--check` fails when they are stale
+PRACTICE_ARGS ?=
+.PHONY: practice
+practice:
+	$(PY) tools/make_practice.py $(PRACTICE_ARGS)

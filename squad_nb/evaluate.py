@@ -15,7 +15,7 @@ from .data import load_squad
 from .features import tokenize_dataset
 from .postprocess import write_json_atomic, write_predictions, get_predictions, get_null_odds
 from .metric import squad_v2_score, qa_report
-from .train import load_qa_model, load_qa_config, score_windows, train_qa, save_qa_model
+from .train import load_qa_model, load_qa_config, score_windows, train_qa, save_qa_model, _swap_in
 
 # %% ../nbs/05_evaluate.ipynb #7c30d259
 def _eval_split(data, split='validation', max_rows=None):
@@ -87,8 +87,12 @@ def _questions(question, context, data):
     "SQuAD rows to answer, from a question and a context, lists of them, or a SQuAD file or Dataset without answers."
     if data is not None:
         ds = load_squad(data, require_answers=False) if isinstance(data, (str, Path)) else data
-        return ds['validation'] if hasattr(ds, 'keys') else ds
-    qs, cs = ([question], [context]) if isinstance(question, str) or question is None else (list(question), list(context))
+        ds = ds['validation'] if hasattr(ds, 'keys') else ds if hasattr(ds, 'column_names') else Dataset.from_list(list(ds))
+        for col, fill in (('title', ''), ('answers', dict(text=[], answer_start=[]))):
+            if col not in ds.column_names: ds = ds.add_column(col, [fill] * len(ds))
+        return ds
+    qs = [question] if isinstance(question, str) or question is None else list(question)
+    cs = [context] * len(qs) if isinstance(context, str) or context is None else list(context)
     if len(qs) != len(cs): raise ValueError(f"got {len(qs)} questions but {len(cs)} contexts")
     for i, (q, c) in enumerate(zip(qs, cs)):
         if not isinstance(c, str) or not c.strip(): raise ValueError(f"question {i}: the context is empty")
@@ -126,14 +130,6 @@ class RetrainResult:
     kept: str # "retrained" or "original"
     output_dir: Path # the folder that now holds the kept model
     def __repr__(self): return f"RetrainResult(F1 {self.before['best_f1']:.2f} -> {self.after['best_f1']:.2f}, kept the {self.kept} model in {self.output_dir})"
-
-# %% ../nbs/05_evaluate.ipynb #d9da3a74
-def _swap_in(staged:Path, target:Path):
-    "Replace `target` with the folder `staged`, never leaving `target` missing or half-written."
-    old = target.with_name(target.name + '.old')
-    if target.exists(): shutil.rmtree(old, ignore_errors=True); target.rename(old)
-    staged.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 # %% ../nbs/05_evaluate.ipynb #16b3b506
 def retrain(model_dir, # the saved model (or checkpoint) folder to improve

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['model_path', 'check_tokenizer', 'load_tokenizer', 'pair_template', 'window_spans', 'max_question_tokens',
            'tokenize_windows', 'answer_tokens', 'window_labels', 'prepare_train_features',
-           'prepare_validation_features', 'tokenize_dataset']
+           'prepare_validation_features', 'window_features', 'tokenize_dataset']
 
 # %% ../nbs/01_features.ipynb #9a6d1dcc
 import warnings
@@ -101,6 +101,7 @@ def tokenize_windows(examples, # batch of SQuAD rows as a dict of lists
             warnings.warn(f"question of example {examples['id'][i]!r} has {len(q)} tokens: truncated to {max_q} to leave room for the context")
             q = q[:max_q]
         c = cenc['input_ids'][ci]
+        if not c: warnings.warn(f"the context of example {examples['id'][i]!r} has no tokens: its one window holds only the question, and its answer will be ''")
         for s, e in window_spans(len(c), max_length - n_special - len(q), doc_stride):
             ids, tt = _join(tpl, q, c[s:e]) if q_first else _join(tpl, c[s:e], q)
             out['input_ids'].append(ids); out['token_type_ids'].append(tt); out['sample'].append(i)
@@ -189,6 +190,15 @@ def prepare_validation_features(examples, # batch of SQuAD rows as a dict of lis
                                for ids, c0, (ci, s, e) in zip(win['input_ids'], win['ctx_start'], win['ctx'])]
     return _pad(feats, tokenizer, max_length, ('cls_index', 'start_positions', 'end_positions')) if pad else feats
 
+# %% ../nbs/01_features.ipynb #5ddb63c3
+def window_features(tokenizer, train=True, labels=False):
+    "Arrow types of the window columns that `prepare_train_features` / `prepare_validation_features` return."
+    from datasets import Features, List, Value
+    f = {k: List(Value('int32')) for k in ('input_ids', 'token_type_ids', 'attention_mask') if k in tokenizer.model_input_names}
+    if train or labels: f.update(start_positions=Value('int64'), end_positions=Value('int64'))
+    if not train: f.update(example_id=Value('string'), cls_index=Value('int64'), offset_mapping=List(List(Value('int64'))))
+    return Features(f)
+
 # %% ../nbs/01_features.ipynb #edfdd74f
 def tokenize_dataset(ds, # a `Dataset` of SQuAD rows
                      tokenizer, # a fast tokenizer
@@ -202,4 +212,5 @@ def tokenize_dataset(ds, # a `Dataset` of SQuAD rows
     max_question_tokens(tokenizer, max_length, doc_stride)
     fn = prepare_train_features if train else prepare_validation_features
     return ds.map(partial(fn, tokenizer=tokenizer, max_length=max_length, doc_stride=doc_stride, pad=pad, **kwargs), batched=True,
-                  remove_columns=ds.column_names, num_proc=num_proc, desc='Tokenizing ' + ('train' if train else 'validation') + ' windows')
+                  remove_columns=ds.column_names, num_proc=num_proc, features=window_features(tokenizer, train, kwargs.get('labels', False)),
+                  desc='Tokenizing ' + ('train' if train else 'validation') + ' windows')

@@ -103,9 +103,10 @@ def infer_windows(model, # a model with a QA head
                   batch_size=64, # windows per forward pass
                   n_best=20, # starts and ends kept per window
                   progress=True, # show a progress bar
+                  win=None, # the windows' offsets as `read_windows` gives them (read here when not given)
                  ):
     "Post-processing state of every window (in window order) and the mean loss (None without labels)."
-    win, (rank, world) = read_windows(features), _dist()
+    win, (rank, world) = (read_windows(features) if win is None else win), _dist()
     cols = [c for c in ('input_ids', 'token_type_ids', 'attention_mask', 'start_positions', 'end_positions') if c in features.column_names]
     order = np.argsort(-win.lengths, kind='stable')
     mine = [order[i:i+batch_size] for i in range(0, len(order), batch_size)][rank::world]
@@ -137,8 +138,9 @@ class Scores:
 # %% ../nbs/04_train.ipynb #e26e7e85
 def score_windows(model, examples, features, collator, batch_size=64, n_best=20, max_answer_length=30, null_threshold=0.0, progress=True):
     "Answers of `examples` from `model` over their windows `features`, scored by the SQuAD v2 metric."
-    cands, loss = infer_windows(model, features, collator, batch_size, n_best, progress)
-    res = decode_candidates(examples, features, cands, max_answer_length, null_threshold)
+    win = read_windows(features)
+    cands, loss = infer_windows(model, features, collator, batch_size, n_best, progress, win)
+    res = decode_candidates(examples, win, cands, max_answer_length, null_threshold)
     metrics = squad_v2_score(dict(zip(res.ids, res.text)), examples, na_probs=get_null_odds(res), na_prob_thresh=null_threshold)
     if loss is not None: metrics['loss'] = loss
     return Scores(res, metrics, loss)
@@ -219,7 +221,7 @@ def load_qa_config(folder) -> dict:
 
 # %% ../nbs/04_train.ipynb #c30ecc89
 def _prepare_output(out:Path, resume, overwrite):
-    "Check the output folder; the checkpoint to resume from (None for a fresh run)."
+    "Check the output folder, removing nothing; the checkpoint to resume from (None for a fresh run)."
     if resume:
         if isinstance(resume, (str, Path)) and Path(resume).is_dir(): return str(resume)
         found = _checkpoints(out/'checkpoints')
@@ -229,7 +231,6 @@ def _prepare_output(out:Path, resume, overwrite):
         raise FileExistsError(f"{out} already holds a model: choose another output folder, or pass overwrite=True (--overwrite) to replace it")
     if (out/'checkpoints').exists() and not overwrite:
         raise FileExistsError(f"{out} holds checkpoints of an unfinished run: resume it with resume=True (--resume) or pass overwrite=True")
-    if overwrite and out.exists(): shutil.rmtree(out)
     return None
 
 # %% ../nbs/04_train.ipynb #d66a86b8
@@ -298,6 +299,7 @@ def train_qa(model='minilm-local', # hub name, folder, "minilm-local", or a (mod
     model, tok = load_qa_model(model) if isinstance(model, (str, Path)) else model
     tw = tokenize_dataset(train, tok, True, r['max_length'], r['doc_stride'], num_proc)
     vw = tokenize_dataset(valid, tok, False, r['max_length'], r['doc_stride'], num_proc, labels=True)
+    if overwrite and not resume: shutil.rmtree(out/'checkpoints', ignore_errors=True)  # only now: every setting has been checked
     world = int(os.environ.get('WORLD_SIZE', 1))  # set by torchrun
     args = _training_args(out, r, seed, eval_steps, device_batch_size, world, disable_tqdm=not progress, **training_args)
     tr = QATrainer(model=model, args=args, train_dataset=tw, eval_dataset=vw, processing_class=tok,
@@ -309,6 +311,14 @@ def train_qa(model='minilm-local', # hub name, folder, "minilm-local", or a (mod
     return _finish(tr, out, r, dict(recipe=recipe, base_model=str(getattr(model.config, '_name_or_path', '')), seed=seed,
                    n_best=n_best, max_answer_length=max_answer_length), keep_checkpoints)
 
+# %% ../nbs/04_train.ipynb #f80238e7
+def _swap_in(staged:Path, target:Path):
+    "Replace `target` with the folder `staged`, never leaving `target` missing or half-written."
+    old = target.with_name(target.name + '.old')
+    if target.exists(): shutil.rmtree(old, ignore_errors=True); target.rename(old)
+    staged.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
 # %% ../nbs/04_train.ipynb #3cb2446d
 def _finish(tr, out, r, info, keep_checkpoints):
     "Tune the threshold of the trained model, save it with its config, and tidy the checkpoints."
@@ -319,9 +329,11 @@ def _finish(tr, out, r, info, keep_checkpoints):
     config = dict(info, null_threshold=thr, max_length=r['max_length'], doc_stride=r['doc_stride'], recipe_settings=r,
                   metrics=sc.metrics, best_checkpoint=tr.state.best_model_checkpoint, global_step=tr.state.global_step)
     if tr.args.should_save:
-        save_qa_model(tr.model, tr.processing_class, out, config)
-        (out/'log_history.json').write_text(json.dumps(tr.state.log_history, indent=1))
-        if not keep_checkpoints: shutil.rmtree(out/'checkpoints', ignore_errors=True)
+        staged = out.with_name(f'.{out.name}.new'); shutil.rmtree(staged, ignore_errors=True)
+        save_qa_model(tr.model, tr.processing_class, staged, config)
+        (staged/'log_history.json').write_text(json.dumps(tr.state.log_history, indent=1))
+        if keep_checkpoints and (out/'checkpoints').exists(): (out/'checkpoints').rename(staged/'checkpoints')
+        _swap_in(staged, out)
     return TrainResult(out, sc.metrics, thr, tr.state.log_history)
 
 # %% ../nbs/04_train.ipynb #b3d7fe89

@@ -1,0 +1,74 @@
+"""Quality at equal budget: the starting notebook's recipe against squad_nb's, same data, same CPU, same wall clock.
+
+    python bench/budget.py --recipe seed-notebook --minutes 35 --out runs/budget-seed
+    python bench/budget.py --recipe recommended   --minutes 35 --out runs/budget-ours
+
+Model: all-MiniLM-L6-v2 (offline). Training data: ../shared/data/squad_v2/train.json; scored on valid.json by
+`squad_nb.metric.squad_v2_score`.
+- seed-notebook: the starting notebook as written (its prepare functions: windows padded to 384,
+  `default_data_collator`, lr 2e-5, batch 64, weight decay 0.01, 3 epochs scheduled), stopped by the time budget,
+  then its post-processing with no-answer probability 0.0 (threshold 0).
+- recommended: `squad_nb.train.train_qa(recipe='recommended', max_minutes=...)`. Its epoch and no-answer threshold
+  are chosen on a held-out article of train.json (`--select-on heldout`, default) so valid.json is scored blind, or
+  on valid.json itself (`--select-on valid`, the usual SQuAD "best F1" reporting).
+Prints the metrics as JSON on the last line and writes them to <out>/metrics.json."""
+import _common  # first: see its docstring
+import argparse, copy, json, tempfile, time
+from pathlib import Path
+from _common import *
+from datasets import Dataset, DatasetDict
+from squad_nb.data import load_squad
+from squad_nb.metric import squad_v2_score
+
+def seed_notebook(minutes, out):
+    "The starting notebook's recipe for `minutes`, scored with its own post-processing at threshold 0."
+    from transformers import Trainer, TrainingArguments, default_data_collator
+    from squad_nb.train import load_qa_model, TimeBudget
+    model, tok = load_qa_model('minilm-local')
+    ptf, pvf, post = seed_module().make_seed_fns(tok)
+    tr, va = load_squad(shared('data', 'squad_v2', 'train.json')), load_squad(shared('data', 'squad_v2', 'valid.json'))
+    tw = tr.map(ptf, batched=True, remove_columns=tr.column_names)
+    vw = va.map(pvf, batched=True, remove_columns=va.column_names)
+    args = TrainingArguments(output_dir=str(out/'checkpoints'), eval_strategy='no', learning_rate=2e-5, per_device_train_batch_size=64,
+                             per_device_eval_batch_size=64, num_train_epochs=3, weight_decay=0.01, use_cpu=True, report_to='none',
+                             save_strategy='no', logging_steps=5, seed=42)
+    t = Trainer(model=model, args=args, train_dataset=tw, data_collator=default_data_collator, processing_class=tok, callbacks=[TimeBudget(minutes)])
+    t0 = time.time(); t.train(); secs = time.time() - t0
+    raw = t.predict(vw.remove_columns(['example_id', 'offset_mapping']))
+    vw.set_format(type=vw.format['type'], columns=list(vw.features.keys()))
+    preds = post(va, vw, raw.predictions)
+    return squad_v2_score(dict(preds), va), dict(train_seconds=round(secs), steps=t.state.global_step, windows=t.state.global_step * 64)
+
+def recommended(minutes, out, select_on, **overrides):
+    "squad_nb's recommended recipe for `minutes`; valid.json scored at the threshold chosen on `select_on`."
+    from squad_nb.train import train_qa
+    from squad_nb.evaluate import evaluate_qa
+    tr, va = load_squad(shared('data', 'squad_v2', 'train.json')), load_squad(shared('data', 'squad_v2', 'valid.json'))
+    if select_on == 'heldout':
+        last = tr[-1]['title']
+        dd = DatasetDict(train=tr.filter(lambda r: r['title'] != last), validation=tr.filter(lambda r: r['title'] == last))
+    else: dd = DatasetDict(train=tr, validation=va)
+    t0 = time.time()
+    r = train_qa('minilm-local', dd, out/'model', recipe='recommended', max_minutes=minutes, overwrite=True, progress=False, **overrides)
+    secs = time.time() - t0
+    ev = evaluate_qa(out/'model', va, out/'eval', progress=False)
+    return ev.metrics, dict(train_seconds=round(secs), threshold=r.threshold, selected_on=select_on,
+                            steps=r.log_history[-1].get('step'), settings=json.loads((out/'model'/'squad_nb.json').read_text())['recipe_settings'])
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--recipe', choices=['seed-notebook', 'recommended'], required=True)
+    ap.add_argument('--minutes', type=float, default=35)
+    ap.add_argument('--out', default=None)
+    ap.add_argument('--select-on', choices=['heldout', 'valid'], default='heldout')
+    ap.add_argument('--overrides', default='{}', help='JSON of train_qa settings, e.g. {"epochs": 6}')
+    a = ap.parse_args()
+    out = Path(a.out or tempfile.mkdtemp()); out.mkdir(parents=True, exist_ok=True)
+    header(f'python bench/budget.py --recipe {a.recipe} --minutes {a.minutes:g} --out {out}' + (f' --select-on {a.select_on}' if a.recipe != 'seed-notebook' else ''))
+    m, info = seed_notebook(a.minutes, out) if a.recipe == 'seed-notebook' else recommended(a.minutes, out, a.select_on, **json.loads(a.overrides))
+    res = dict(recipe=a.recipe, minutes=a.minutes, **info, metrics={k: v for k, v in m.items() if not isinstance(v, dict)})
+    (out/'metrics.json').write_text(json.dumps(res, indent=1))
+    print(f"\n{a.recipe}: EM {m['exact']:.2f}  F1 {m['f1']:.2f}  HasAns F1 {m.get('HasAns_f1', float('nan')):.2f}  NoAns F1 {m.get('NoAns_f1', float('nan')):.2f}  (best F1 {m.get('best_f1', float('nan')):.2f})")
+    print(json.dumps(res))
+
+if __name__ == '__main__': main()
