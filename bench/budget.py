@@ -14,6 +14,7 @@ Model: all-MiniLM-L6-v2 (offline). Training data: ../shared/data/squad_v2/train.
 Prints the metrics as JSON on the last line and writes them to <out>/metrics.json."""
 import _common  # first: see its docstring
 import argparse, copy, json, tempfile, time
+import numpy as np
 from pathlib import Path
 from _common import *
 from datasets import Dataset, DatasetDict
@@ -39,6 +40,14 @@ def seed_notebook(minutes, out):
     preds = post(va, vw, raw.predictions)
     return squad_v2_score(dict(preds), va), dict(train_seconds=round(secs), steps=t.state.global_step, windows=t.state.global_step * 64)
 
+def diagnostics(res, va):
+    "Where the F1 is lost: spans (HasAns F1 when forced to answer) or answerability (ROC AUC of the null odds)."
+    forced = squad_v2_score(dict(zip(res.ids, res.text)), va)
+    has = np.array([bool(a['text']) for a in va['answers']])
+    neg, pos = res.null_score_diff[~has], res.null_score_diff[has]  # unanswerable questions should have the larger odds
+    auc = (neg[:, None] > pos[None]).mean() + 0.5 * (neg[:, None] == pos[None]).mean()
+    return dict(forced_HasAns_f1=round(forced['HasAns_f1'], 2), null_odds_auc=round(float(auc), 3))
+
 def recommended(minutes, out, select_on, **overrides):
     "squad_nb's recommended recipe for `minutes`; valid.json scored at the threshold chosen on `select_on`."
     from squad_nb.train import train_qa
@@ -52,7 +61,7 @@ def recommended(minutes, out, select_on, **overrides):
     r = train_qa('minilm-local', dd, out/'model', recipe='recommended', max_minutes=minutes, overwrite=True, progress=False, **overrides)
     secs = time.time() - t0
     ev = evaluate_qa(out/'model', va, out/'eval', progress=False)
-    return ev.metrics, dict(train_seconds=round(secs), threshold=r.threshold, selected_on=select_on,
+    return ev.metrics, dict(train_seconds=round(secs), threshold=r.threshold, selected_on=select_on, diagnostics=diagnostics(ev.result, va),
                             steps=r.log_history[-1].get('step'), settings=json.loads((out/'model'/'squad_nb.json').read_text())['recipe_settings'])
 
 def main():
@@ -68,6 +77,8 @@ def main():
     m, info = seed_notebook(a.minutes, out) if a.recipe == 'seed-notebook' else recommended(a.minutes, out, a.select_on, **json.loads(a.overrides))
     res = dict(recipe=a.recipe, minutes=a.minutes, **info, metrics={k: v for k, v in m.items() if not isinstance(v, dict)})
     (out/'metrics.json').write_text(json.dumps(res, indent=1))
+    if 'diagnostics' in info: print(f"forced to answer: HasAns F1 {info['diagnostics']['forced_HasAns_f1']:.2f}; "
+                                    f"null odds telling unanswerable from answerable: ROC AUC {info['diagnostics']['null_odds_auc']:.3f}")
     print(f"\n{a.recipe}: EM {m['exact']:.2f}  F1 {m['f1']:.2f}  HasAns F1 {m.get('HasAns_f1', float('nan')):.2f}  NoAns F1 {m.get('NoAns_f1', float('nan')):.2f}  (best F1 {m.get('best_f1', float('nan')):.2f})")
     print(json.dumps(res))
 

@@ -1,13 +1,15 @@
 """Training and evaluation speed: the starting notebook's set-up against squad_nb's, same model, data and windows.
 
-    python bench/train_speed.py [--windows 256]
+    python bench/train_speed.py [--windows 512]
 
 Model: all-MiniLM-L6-v2 (offline). Data: the first `--windows` training windows of ../shared/data/squad_v2/train.json
 (a fixed random draw) and as many validation windows of valid.json.
 - starting notebook: windows padded to 384 (its prepare functions), `default_data_collator`, batch 64,
   evaluation with `Trainer.predict` (batch 64);
-- squad_nb: unpadded windows, `DataCollatorWithPadding`, length-grouped batches of 32 (its recommended recipe),
-  evaluation with `infer_windows` (length-sorted batches of 64, inference mode, candidates kept per batch).
+- squad_nb: unpadded windows, `DataCollatorWithPadding`, length-grouped batches of 32 (its recommended recipe) run as
+  forward passes of `device_batch()` windows (8 on a CPU) with gradients accumulated, first in float32, then with the
+  recipe's bfloat16 where the hardware has it (`bf16='auto'`); evaluation with `infer_windows` in float32
+  (length-sorted passes of `device_batch()`, inference mode, candidates kept per batch), as `evaluate_qa` runs it.
 Each set-up trains the same number of windows once after one warm-up step; windows/s counts windows seen."""
 import _common  # first: see its docstring
 import argparse, copy, tempfile, time
@@ -17,22 +19,24 @@ from datasets import Dataset
 from transformers import Trainer, TrainerCallback, TrainingArguments, default_data_collator, DataCollatorWithPadding
 from squad_nb.data import load_squad
 from squad_nb.features import prepare_train_features, prepare_validation_features
-from squad_nb.train import load_qa_model, QATrainer, infer_windows
+from squad_nb.train import load_qa_model, QATrainer, infer_windows, device_batch, _bf16
 
-def train_rate(model, tok, feats, bs, collator, ours):
-    "Windows/s of one pass over `feats` (after a warm-up step)."
-    args = TrainingArguments(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=bs, learning_rate=2e-5, max_steps=1 + len(feats)//bs,
+def train_rate(model, tok, feats, bs, collator, ours, bf16=False):
+    "Windows/s of one pass over `feats` (after a warm-up step) in batches of `bs`."
+    dbs = device_batch(None, bs) if ours else bs
+    args = TrainingArguments(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=dbs, gradient_accumulation_steps=bs // dbs,
+                             bf16=bf16, learning_rate=2e-5, max_steps=1 + len(feats)//bs,
                              use_cpu=True, report_to='none', save_strategy='no', logging_strategy='no', disable_tqdm=True,
                              train_sampling_strategy='group_by_length' if ours else 'random', seed=0)
     times = []
     cb = type('Clock', (TrainerCallback,), {'on_step_end': lambda self, *a, **k: times.append(time.perf_counter())})()
     T = QATrainer if ours else Trainer
-    T(model=model, args=args, train_dataset=feats, data_collator=collator, callbacks=[cb]).train()
+    T(model=model, args=args, train_dataset=feats, data_collator=collator, processing_class=tok, callbacks=[cb]).train()
     return (len(times) - 1) * bs / (times[-1] - times[0])
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--windows', type=int, default=256)
+    ap.add_argument('--windows', type=int, default=512)
     a = ap.parse_args()
     header(f'python bench/train_speed.py --windows {a.windows}')
     torch.manual_seed(0)
@@ -46,17 +50,22 @@ def main():
     ours_v = Dataset.from_dict(prepare_validation_features(va, tok)).select(range(a.windows))
     state = copy.deepcopy(model.state_dict())
     r_seed = train_rate(model, tok, theirs_t, 64, default_data_collator, False); model.load_state_dict(state)
-    r_ours = train_rate(model, tok, ours_t, 32, DataCollatorWithPadding(tok, pad_to_multiple_of=8), True); model.load_state_dict(state)
+    col = DataCollatorWithPadding(tok, pad_to_multiple_of=8)
+    r_fp32 = train_rate(model, tok, ours_t, 32, col, True); model.load_state_dict(state)
+    bf = _bf16('auto')
+    r_ours = train_rate(model, tok, ours_t, 32, col, True, bf16=True) if bf else r_fp32; model.load_state_dict(state)
     args = TrainingArguments(output_dir=tempfile.mkdtemp(), per_device_eval_batch_size=64, use_cpu=True, report_to='none', disable_tqdm=True)
     pred = Trainer(model=model, args=args, data_collator=default_data_collator)
     cols = ['input_ids', 'attention_mask', 'token_type_ids']
     t = time.perf_counter(); pred.predict(theirs_v.select_columns([c for c in cols if c in theirs_v.column_names])); e_seed = len(theirs_v)/(time.perf_counter()-t)
-    t = time.perf_counter(); infer_windows(model, ours_v, DataCollatorWithPadding(tok, pad_to_multiple_of=8), 64, progress=False); e_ours = len(ours_v)/(time.perf_counter()-t)
+    t = time.perf_counter(); infer_windows(model, ours_v, col, device_batch(), progress=False); e_ours = len(ours_v)/(time.perf_counter()-t)
     mean_len = np.mean([len(x) for x in ours_t['input_ids']])
     print(f"\n{a.windows} training windows (mean {mean_len:.0f} tokens unpadded), {a.windows} validation windows")
     print(f"{'':28}{'train windows/s':>16}{'eval windows/s':>16}")
     print(f"{'starting notebook':28}{r_seed:16.2f}{e_seed:16.2f}")
-    print(f"{'squad_nb':28}{r_ours:16.2f}{e_ours:16.2f}")
-    print(f"{'speed-up':28}{r_ours/r_seed:15.2f}x{e_ours/e_seed:15.2f}x   goals: >= 3x training, >= 2x evaluation")
+    print(f"{'squad_nb, float32':28}{r_fp32:16.2f}{e_ours:16.2f}")
+    print(f"{'squad_nb, recommended':28}{r_ours:16.2f}{e_ours:16.2f}   (training in bfloat16: {'yes' if bf else 'no, not native here'})")
+    print(f"{'speed-up, float32':28}{r_fp32/r_seed:15.2f}x{e_ours/e_seed:15.2f}x")
+    print(f"{'speed-up, recommended':28}{r_ours/r_seed:15.2f}x{e_ours/e_seed:15.2f}x   goals: >= 3x training, >= 2x evaluation")
 
 if __name__ == '__main__': main()

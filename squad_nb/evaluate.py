@@ -15,7 +15,7 @@ from .data import load_squad
 from .features import tokenize_dataset
 from .postprocess import write_json_atomic, write_predictions, get_predictions, get_null_odds
 from .metric import squad_v2_score, qa_report
-from .train import load_qa_model, load_qa_config, score_windows, train_qa, save_qa_model, _swap_in
+from .train import load_qa_model, load_qa_config, score_windows, train_qa, save_qa_model, device_batch, _swap_in
 
 # %% ../nbs/05_evaluate.ipynb #7c30d259
 def _eval_split(data, split='validation', max_rows=None):
@@ -64,7 +64,7 @@ def evaluate_qa(model_dir, # a saved model folder (or checkpoint), or "minilm-lo
                 output_dir=None, # where to write metrics.json, predictions... (None: write nothing)
                 split='validation', # split to use when `data` has several
                 null_threshold=None, # answer "" above this null_score_diff (default: the threshold saved with the model)
-                batch_size=64, # windows per forward pass
+                batch_size=None, # windows per forward pass (default: `device_batch()`, 8 on a CPU, 64 on a GPU)
                 max_rows=None, # evaluate only the first rows (quick checks)
                 progress=True, # progress bar
                ) -> EvalResult:
@@ -73,7 +73,7 @@ def evaluate_qa(model_dir, # a saved model folder (or checkpoint), or "minilm-lo
     ds = _eval_split(data, split, max_rows)
     thr = cfg.get('null_threshold', 0.0) if null_threshold is None else null_threshold
     feats = tokenize_dataset(ds, tok, train=False, max_length=cfg.get('max_length', 384), doc_stride=cfg.get('doc_stride', 128))
-    sc = score_windows(model, ds, feats, DataCollatorWithPadding(tok, pad_to_multiple_of=8), batch_size,
+    sc = score_windows(model, ds, feats, DataCollatorWithPadding(tok, pad_to_multiple_of=8), device_batch(batch_size),
                        cfg.get('n_best', 20), cfg.get('max_answer_length', 30), thr, progress)
     forced, odds = dict(zip(sc.result.ids, sc.result.text)), get_null_odds(sc.result)
     best = squad_v2_score(forced, ds, na_probs=odds, na_prob_thresh=sc.metrics.get('best_f1_thresh', thr))
@@ -106,13 +106,13 @@ def predict(model, # a saved model folder, or a (model, tokenizer, config) tripl
             context=None, # its context, or a list of them
             data=None, # instead of question/context: a SQuAD JSON file (answers not needed) or a Dataset
             null_threshold=None, # answer "" above this null_score_diff (default: the threshold saved with the model)
-            batch_size=64, progress=False):
+            batch_size=None, progress=False):
     "Answers with character positions, scores and the no-answer decision, from a saved model."
     m, tok, cfg = _load(model) if isinstance(model, (str, Path)) else model
     ds = _questions(question, context, data)
     thr = cfg.get('null_threshold', 0.0) if null_threshold is None else null_threshold
     feats = tokenize_dataset(ds, tok, train=False, max_length=cfg.get('max_length', 384), doc_stride=cfg.get('doc_stride', 128))
-    sc = score_windows(m, ds, feats, DataCollatorWithPadding(tok, pad_to_multiple_of=8), batch_size, cfg.get('n_best', 20),
+    sc = score_windows(m, ds, feats, DataCollatorWithPadding(tok, pad_to_multiple_of=8), device_batch(batch_size), cfg.get('n_best', 20),
                        cfg.get('max_answer_length', 30), thr, progress)
     out = []
     for row in ds:
@@ -148,10 +148,11 @@ def retrain(model_dir, # the saved model (or checkpoint) folder to improve
     before = evaluate_qa(src, dd, max_rows=max_eval, progress=progress).metrics
     r = cfg.get('recipe_settings', {})
     settings = dict(learning_rate=learning_rate or r.get('learning_rate'), batch_size=r.get('batch_size'), weight_decay=r.get('weight_decay'),
-                    warmup=r.get('warmup'), max_length=cfg.get('max_length'), doc_stride=cfg.get('doc_stride'))
+                    warmup=r.get('warmup'), neg_keep=r.get('neg_keep'), max_length=cfg.get('max_length'), doc_stride=cfg.get('doc_stride'))
     staged = target.with_name(f'.{target.name}.retrain-{time.strftime("%Y%m%d-%H%M%S")}')
     settings = {**{k: v for k, v in settings.items() if v is not None}, **kwargs}
-    new = train_qa((model, tok), dd, staged, epochs=epochs, max_train=max_train, max_eval=max_eval, progress=progress, **settings)
+    new = train_qa((model, tok), dd, staged, recipe=cfg.get('recipe', 'seed'), epochs=epochs, max_train=max_train, max_eval=max_eval,
+                   progress=progress, **settings)
     better = new.metrics['best_f1'] > before['best_f1']
     if better: _swap_in(staged, target)
     else:

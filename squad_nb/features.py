@@ -194,9 +194,10 @@ def prepare_validation_features(examples, # batch of SQuAD rows as a dict of lis
 def window_features(tokenizer, train=True, labels=False):
     "Arrow types of the window columns that `prepare_train_features` / `prepare_validation_features` return."
     from datasets import Features, List, Value
-    f = {k: List(Value('int32')) for k in ('input_ids', 'token_type_ids', 'attention_mask') if k in tokenizer.model_input_names}
+    small = dict(input_ids='int32', token_type_ids='int8', attention_mask='int8')
+    f = {k: List(Value(t)) for k, t in small.items() if k in tokenizer.model_input_names}
     if train or labels: f.update(start_positions=Value('int64'), end_positions=Value('int64'))
-    if not train: f.update(example_id=Value('string'), cls_index=Value('int64'), offset_mapping=List(List(Value('int64'))))
+    if not train: f.update(example_id=Value('string'), cls_index=Value('int64'), offset_mapping=List(List(Value('int32'))))
     return Features(f)
 
 # %% ../nbs/01_features.ipynb #edfdd74f

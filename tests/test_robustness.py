@@ -32,17 +32,12 @@ def tiny(model, tokenizer, tmp_path_factory):
 
 def all_logits(model, feats, collator, batch_size, width=384):
     "Every window's logits in one [windows, 384] array padded with -100, as `Trainer.predict` gathers them."
-    # computed in the batches `infer_windows` forms (longest windows first), so that each float equals the streamed run's
-    cols = [c for c in ('input_ids', 'token_type_ids', 'attention_mask') if c in feats.column_names]
-    order = np.argsort(-np.array([len(x) for x in feats['input_ids']]), kind='stable')
+    import numpy as np
+    from squad_nb.train import batch_logits   # the batches `infer_windows` forms, so each float equals the streamed run's
     s, e = np.full((2, len(feats), width), -100, np.float32)
-    with torch.inference_mode():
-        for lo in range(0, len(order), batch_size):
-            idx = order[lo:lo + batch_size]
-            rows = feats.select_columns(cols)[idx.tolist()]
-            out = model(**collator([dict(zip(rows, v)) for v in zip(*rows.values())]))
-            w = out.start_logits.shape[1]
-            s[idx, :w], e[idx, :w] = out.start_logits.numpy(), out.end_logits.numpy()
+    for idx, out in batch_logits(model, feats, collator, batch_size, progress=False):
+        w = out.start_logits.shape[1]
+        s[idx, :w], e[idx, :w] = out.start_logits.numpy(), out.end_logits.numpy()
     return s, e
 
 def test_streamed_evaluation_equals_all_logits(model, tokenizer):

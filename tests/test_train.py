@@ -90,3 +90,9 @@ def test_one_sided_validation_set_trains_and_selects(tiny, tmp_path, answerable)
     r = train_qa(str(tiny), {'train': dd['train'], 'validation': va}, tmp_path/'m', **{**KW, 'max_eval': None})
     assert ('NoAns_total' in r.metrics) != answerable and ('HasAns_total' in r.metrics) == answerable
     assert 'best_f1' in r.metrics and load_qa_config(tmp_path/'m')['best_checkpoint']
+
+def test_mixed_precision_run_records_the_numbers_the_saved_model_gives(tiny, tmp_path):
+    "bf16 autocast during training; the recorded metrics are those of the saved float32 model, reloaded."
+    r = train_qa(str(tiny), 'sample', tmp_path/'bf16', bf16=True, **KW)
+    ev = evaluate_qa(tmp_path/'bf16', 'sample', max_rows=KW['max_eval'], progress=False).metrics
+    assert {k: ev[k] for k in r.metrics if k != 'loss'} == {k: v for k, v in r.metrics.items() if k != 'loss'}

@@ -15,6 +15,8 @@ import argparse, re, shutil, sys
 from pathlib import Path
 
 import yaml
+sys.path.insert(0, str(Path(__file__).parent))
+from docs_check import _directives  # the same reading of Quarto cell options as the docs check
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = 'index_files'  # beside README.md, like nbdev_readme's `index_files/`
@@ -32,15 +34,6 @@ def process_index(cfg):
     dst.parent.mkdir(parents=True, exist_ok=True)
     nbdev.serve_drv.main((src, dst, FilterDefaults))
     return dst
-
-
-def _directives(src:str):
-    "Quarto cell options (`#| key: value`) at the top of a code cell, and the source without them."
-    lines, d = src.splitlines(), {}
-    while lines and re.match(r'\s*#\|', lines[0]):
-        m = re.match(r'\s*#\|\s*([\w-]+)\s*:\s*(.*)', lines.pop(0))
-        if m: d[m[1].lower()] = m[2].strip().lower()
-    return d, '\n'.join(lines)
 
 
 def quarto_view(nb, cfg):
