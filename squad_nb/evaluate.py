@@ -12,7 +12,7 @@ from pathlib import Path
 from datasets import Dataset
 from transformers import DataCollatorWithPadding
 from .data import load_squad
-from .features import tokenize_dataset
+from .features import tokenize_dataset, hide_progress
 from .postprocess import write_json_atomic, write_predictions, get_predictions, get_null_odds
 from .metric import squad_v2_score, qa_report
 from .train import load_qa_model, load_qa_config, score_windows, train_qa, save_qa_model, device_batch, _swap_in
@@ -69,10 +69,10 @@ def evaluate_qa(model_dir, # a saved model folder (or checkpoint), or "minilm-lo
                 progress=True, # progress bar
                ) -> EvalResult:
     "Score a saved model on SQuAD v2 data at its saved no-answer threshold and at the best one."
-    model, tok, cfg = _load(model_dir)
+    with hide_progress(not progress): model, tok, cfg = _load(model_dir)
     ds = _eval_split(data, split, max_rows)
     thr = cfg.get('null_threshold', 0.0) if null_threshold is None else null_threshold
-    feats = tokenize_dataset(ds, tok, train=False, max_length=cfg.get('max_length', 384), doc_stride=cfg.get('doc_stride', 128))
+    feats = tokenize_dataset(ds, tok, train=False, max_length=cfg.get('max_length', 384), doc_stride=cfg.get('doc_stride', 128), progress=progress)
     sc = score_windows(model, ds, feats, DataCollatorWithPadding(tok, pad_to_multiple_of=8), device_batch(batch_size),
                        cfg.get('n_best', 20), cfg.get('max_answer_length', 30), thr, progress)
     forced, odds = dict(zip(sc.result.ids, sc.result.text)), get_null_odds(sc.result)
@@ -108,10 +108,10 @@ def predict(model, # a saved model folder, or a (model, tokenizer, config) tripl
             null_threshold=None, # answer "" above this null_score_diff (default: the threshold saved with the model)
             batch_size=None, progress=False):
     "Answers with character positions, scores and the no-answer decision, from a saved model."
-    m, tok, cfg = _load(model) if isinstance(model, (str, Path)) else model
+    with hide_progress(not progress): m, tok, cfg = _load(model) if isinstance(model, (str, Path)) else model
     ds = _questions(question, context, data)
     thr = cfg.get('null_threshold', 0.0) if null_threshold is None else null_threshold
-    feats = tokenize_dataset(ds, tok, train=False, max_length=cfg.get('max_length', 384), doc_stride=cfg.get('doc_stride', 128))
+    feats = tokenize_dataset(ds, tok, train=False, max_length=cfg.get('max_length', 384), doc_stride=cfg.get('doc_stride', 128), progress=progress)
     sc = score_windows(m, ds, feats, DataCollatorWithPadding(tok, pad_to_multiple_of=8), device_batch(batch_size), cfg.get('n_best', 20),
                        cfg.get('max_answer_length', 30), thr, progress)
     out = []
@@ -142,7 +142,7 @@ def retrain(model_dir, # the saved model (or checkpoint) folder to improve
            ) -> RetrainResult:
     "Evaluate a saved model, fine-tune it further, evaluate again, and keep the better model; report F1 before -> after."
     src = Path(model_dir); target = Path(output_dir) if output_dir else src
-    model, tok, cfg = _load(src)
+    with hide_progress(not progress): model, tok, cfg = _load(src)
     if 'checkpoint_step' in cfg: print(f"continuing from checkpoint {src.name} (step {cfg['checkpoint_step']})")
     dd = load_squad(data) if isinstance(data, (str, Path)) else data
     before = evaluate_qa(src, dd, max_rows=max_eval, progress=progress).metrics

@@ -5,10 +5,11 @@
 # %% auto #0
 __all__ = ['model_path', 'check_tokenizer', 'load_tokenizer', 'pair_template', 'window_spans', 'max_question_tokens',
            'tokenize_windows', 'answer_tokens', 'window_labels', 'prepare_train_features',
-           'prepare_validation_features', 'window_features', 'tokenize_dataset']
+           'prepare_validation_features', 'window_features', 'hide_progress', 'tokenize_dataset']
 
 # %% ../nbs/01_features.ipynb #9a6d1dcc
 import warnings
+from contextlib import contextmanager
 from functools import partial
 import numpy as np
 
@@ -200,6 +201,18 @@ def window_features(tokenizer, train=True, labels=False):
     if not train: f.update(example_id=Value('string'), cls_index=Value('int64'), offset_mapping=List(List(Value('int32'))))
     return Features(f)
 
+# %% ../nbs/01_features.ipynb #926aa1cf
+@contextmanager
+def hide_progress(hide=True):
+    "Hide the progress bars of `datasets` and `transformers` inside the block (when `hide`), restoring them after it."
+    import datasets, transformers.utils.logging as tl
+    shown = not datasets.are_progress_bars_disabled(), tl.is_progress_bar_enabled()
+    if hide: datasets.disable_progress_bars(); tl.disable_progress_bar()
+    try: yield
+    finally:
+        if hide and shown[0]: datasets.enable_progress_bars()
+        if hide and shown[1]: tl.enable_progress_bar()
+
 # %% ../nbs/01_features.ipynb #edfdd74f
 def tokenize_dataset(ds, # a `Dataset` of SQuAD rows
                      tokenizer, # a fast tokenizer
@@ -207,11 +220,13 @@ def tokenize_dataset(ds, # a `Dataset` of SQuAD rows
                      max_length=384, doc_stride=128, # window settings
                      num_proc=None, # processes for `Dataset.map`
                      pad=False, # pad every window to `max_length`
+                     progress=True, # show the progress bar
                      **kwargs, # passed to the prepare function, e.g. `labels=True` for validation windows
                     ):
     "Training or validation windows of a whole `Dataset`."
     max_question_tokens(tokenizer, max_length, doc_stride)
     fn = prepare_train_features if train else prepare_validation_features
-    return ds.map(partial(fn, tokenizer=tokenizer, max_length=max_length, doc_stride=doc_stride, pad=pad, **kwargs), batched=True,
-                  remove_columns=ds.column_names, num_proc=num_proc, features=window_features(tokenizer, train, kwargs.get('labels', False)),
-                  desc='Tokenizing ' + ('train' if train else 'validation') + ' windows')
+    with hide_progress(not progress):
+        return ds.map(partial(fn, tokenizer=tokenizer, max_length=max_length, doc_stride=doc_stride, pad=pad, **kwargs), batched=True,
+                      remove_columns=ds.column_names, num_proc=num_proc, features=window_features(tokenizer, train, kwargs.get('labels', False)),
+                      desc='Tokenizing ' + ('train' if train else 'validation') + ' windows')

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from .data import load_squad, _looks_like_path
-from .features import model_path, check_tokenizer, tokenize_dataset
+from .features import model_path, check_tokenizer, tokenize_dataset, hide_progress
 from .postprocess import read_windows, window_candidates, concat_candidates, decode_candidates, get_null_odds
 from .metric import squad_v2_score
 
@@ -335,9 +335,9 @@ def train_qa(model='minilm-local', # hub name, folder, "minilm-local", or a (mod
     ckpt = _prepare_output(out, resume, overwrite)
     train, valid = _splits(data, max_train, max_eval)
     torch.manual_seed(seed)
-    model, tok = load_qa_model(model) if isinstance(model, (str, Path)) else model
-    tw = tokenize_dataset(train, tok, True, r['max_length'], r['doc_stride'], num_proc)
-    vw = tokenize_dataset(valid, tok, False, r['max_length'], r['doc_stride'], num_proc, labels=True)
+    with hide_progress(not progress): model, tok = load_qa_model(model) if isinstance(model, (str, Path)) else model
+    tw = tokenize_dataset(train, tok, True, r['max_length'], r['doc_stride'], num_proc, progress=progress)
+    vw = tokenize_dataset(valid, tok, False, r['max_length'], r['doc_stride'], num_proc, progress=progress, labels=True)
     if overwrite and not resume: shutil.rmtree(out/'checkpoints', ignore_errors=True)  # only now: every setting has been checked
     world = int(os.environ.get('WORLD_SIZE', 1))  # set by torchrun
     training_args.setdefault('bf16', _bf16(r.get('bf16', False)))
