@@ -69,6 +69,9 @@ def _demo_args(p):
     p.add_argument('--output', default='models/squad_nb-demo', help='folder for the demo model (replaced if present)')
     p.add_argument('--epochs', type=float, default=3, help='epochs of the first training (default 3)')
     p.add_argument('--retrain-epochs', type=float, default=2, help='further epochs of the retraining (default 2)')
+    p.add_argument('--model', default='minilm-local', help='model to fine-tune (default: minilm-local, which works offline)')
+    p.add_argument('--max-train', type=int, default=None, help='use only the first training questions (quick runs)')
+    p.add_argument('--max-eval', type=int, default=None, help='use only the first validation questions (quick runs)')
 
 # %% ../nbs/07_cli.ipynb #d81aa0ea
 def _rank0() -> bool:
@@ -127,10 +130,11 @@ def cmd_demo(a) -> dict:
     from squad_nb.train import train_qa
     from squad_nb.evaluate import evaluate_qa, retrain
     data, out, t0 = load_squad('sample'), Path(a.output), time.time()
-    first = train_qa('minilm-local', data, out, recipe='recommended', epochs=a.epochs, overwrite=True)
-    reloaded = evaluate_qa(out, data, out/'eval').metrics
+    cut = dict(max_train=a.max_train, max_eval=a.max_eval)
+    first = train_qa(a.model, data, out, recipe='recommended', epochs=a.epochs, overwrite=True, **cut)
+    reloaded = evaluate_qa(out, data, out/'eval', max_rows=a.max_eval).metrics
     same = all(reloaded[k] == first.metrics[k] for k in first.metrics if k != 'loss')
-    again = retrain(out, data, epochs=a.retrain_epochs)
+    again = retrain(out, data, epochs=a.retrain_epochs, **cut)
     print(f"\n{'':<32}{'EM':>8}{'F1':>8}{'best F1':>9}{'HasAns F1':>11}{'NoAns F1':>10}")
     for name, m in (('trained, saved', first.metrics), ('loaded back, evaluated', reloaded), ('retrained (+%g epoch)' % a.retrain_epochs, again.after)):
         print(_row(name, m))

@@ -50,6 +50,16 @@ def test_train_evaluate_predict_retrain(tiny, tmp_path):
     r = last_json(o)
     assert r['kept'] in ('retrained', 'original') and load_qa_config(out)['metrics']['best_f1'] == max(r['before']['best_f1'], r['after']['best_f1'])
 
+def test_demo_end_to_end(tiny, tmp_path):
+    "The demo's whole story on a tiny model: train, save, reload with the same numbers, retrain, print the table and the JSON."
+    out = tmp_path/'demo'
+    _, o, _ = cli('demo', '--model', tiny, '--output', out, '--epochs', 1, '--retrain-epochs', 1, '--max-train', 48, '--max-eval', 24)
+    r = last_json(o)
+    assert 'reloaded model gives the same numbers: True' in o and 'retrained (+1 epoch)' in o
+    assert {k: v for k, v in r['reloaded'].items() if k in r['trained'] and k != 'loss'} == {k: v for k, v in r['trained'].items() if k != 'loss'}
+    assert r['kept'] in ('retrained', 'original') and (out/'config.json').exists() and (out/'eval'/'metrics.json').exists()
+    assert load_qa_config(out)['metrics']['best_f1'] == max(r['trained']['best_f1'], r['retrained']['best_f1'])
+
 @pytest.mark.parametrize('args,msg', [
     (('evaluate', 'no/such/model'), 'not found'),
     (('predict', 'no/such/model', '--question', 'q', '--context', 'c'), 'not found'),
