@@ -155,7 +155,6 @@ def main(argv=None):
         print(f"squad_nb {a.command}: error: {e}", file=sys.stderr)
         sys.exit(1)
     if _rank0(): print(json.dumps(res, default=str))
-    return res
 
 # %% ../nbs/07_cli.ipynb #a5a9b9de
 if __name__ == '__main__' and '__file__' in globals(): main()

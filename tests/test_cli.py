@@ -50,6 +50,14 @@ def test_train_evaluate_predict_retrain(tiny, tmp_path):
     r = last_json(o)
     assert r['kept'] in ('retrained', 'original') and load_qa_config(out)['metrics']['best_f1'] == max(r['before']['best_f1'], r['after']['best_f1'])
 
+def test_console_script_exits_zero(tiny):
+    "The installed `squad_nb` command (which calls `sys.exit(main())`) exits 0 after a successful command, and prints JSON last."
+    exe = Path(sys.executable).parent/'squad_nb'
+    assert exe.exists(), f"{exe}: the console script is missing (install the package with pip install -e .)"
+    p = subprocess.run([str(exe), 'predict', str(tiny), '--question', 'Where?', '--context', 'In France.'], capture_output=True, text=True, env=ENV, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert last_json(p.stdout)[0]['question'] == 'Where?'
+
 def test_demo_end_to_end(tiny, tmp_path):
     "The demo's whole story on a tiny model: train, save, reload with the same numbers, retrain, print the table and the JSON."
     out = tmp_path/'demo'
