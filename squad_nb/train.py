@@ -166,12 +166,24 @@ class Scores:
     loss: float = None
 
 # %% ../nbs/04_train.ipynb #e26e7e85
-def score_windows(model, examples, features, collator, batch_size=64, n_best=20, max_answer_length=30, null_threshold=0.0, progress=True):
+def _below(diffs):
+    "A threshold under every finite `null_score_diff`, so that every question is answered \"\"."
+    d = diffs[np.isfinite(diffs)]
+    return float(d.min()) - 1.0 if len(d) else 0.0
+
+def score_windows(model, examples, features, collator, batch_size=64, n_best=20, max_answer_length=30,
+                  null_threshold=0.0, # answer "" above this null_score_diff; None: tune it (the best-F1 threshold on `examples`)
+                  progress=True):
     "Answers of `examples` from `model` over their windows `features`, scored by the SQuAD v2 metric."
     win = read_windows(features)
     cands, loss = infer_windows(model, features, collator, batch_size, n_best, progress, win)
-    res = decode_candidates(examples, win, cands, max_answer_length, null_threshold)
-    metrics = squad_v2_score(dict(zip(res.ids, res.text)), examples, na_probs=get_null_odds(res), na_prob_thresh=null_threshold)
+    def score(thr):
+        res = decode_candidates(examples, win, cands, max_answer_length, thr)
+        return res, squad_v2_score(dict(zip(res.ids, res.text)), examples, na_probs=get_null_odds(res), na_prob_thresh=thr)
+    res, metrics = score(0.0 if null_threshold is None else null_threshold)
+    if null_threshold is None:  # decoding again, no second forward pass
+        best, (res, metrics) = metrics['best_f1'], score(float(metrics['best_f1_thresh']))
+        if metrics['f1'] < best: res, metrics = score(_below(res.null_score_diff))  # answering nothing is best
     if loss is not None: metrics['loss'] = loss
     return Scores(res, metrics, loss)
 
@@ -364,8 +376,8 @@ def _finish(tr, out, r, info, keep_checkpoints):
     "Tune the threshold of the trained model, save it with its config, and tidy the checkpoints."
     model = tr.accelerator.unwrap_model(tr.model, keep_fp32_wrapper=False)  # full precision: as the saved model loads
     args = (tr.eval_examples, tr.eval_dataset, tr.data_collator, tr.args.per_device_eval_batch_size, info['n_best'], info['max_answer_length'])
-    thr = float(score_windows(model, *args, null_threshold=0.0, progress=False).metrics['best_f1_thresh'])
-    sc = score_windows(model, *args, null_threshold=thr, progress=False)
+    sc = score_windows(model, *args, null_threshold=None, progress=False)  # tunes the threshold
+    thr = float(sc.result.null_threshold)
     config = dict(info, null_threshold=thr, max_length=r['max_length'], doc_stride=r['doc_stride'], recipe_settings=r,
                   metrics=sc.metrics, best_checkpoint=tr.state.best_model_checkpoint, global_step=tr.state.global_step)
     if tr.args.should_save:
