@@ -14,8 +14,8 @@ from transformers import DataCollatorWithPadding
 from .data import load_squad
 from .features import tokenize_dataset, hide_progress
 from .postprocess import write_json_atomic, write_predictions, get_predictions, get_null_odds
-from .metric import squad_v2_score, qa_report
-from .train import load_qa_model, load_qa_config, score_windows, train_qa, save_qa_model, device_batch, _swap_in
+from .metric import qa_report
+from .train import load_qa_model, load_qa_config, score_windows, tune_threshold, train_qa, save_qa_model, device_batch, _swap_in
 
 # %% ../nbs/05_evaluate.ipynb #7c30d259
 def _eval_split(data, split='validation', max_rows=None):
@@ -75,8 +75,7 @@ def evaluate_qa(model_dir, # a saved model folder (or checkpoint), or "minilm-lo
     feats = tokenize_dataset(ds, tok, train=False, max_length=cfg.get('max_length', 384), doc_stride=cfg.get('doc_stride', 128), progress=progress)
     sc = score_windows(model, ds, feats, DataCollatorWithPadding(tok, pad_to_multiple_of=8), device_batch(batch_size),
                        cfg.get('n_best', 20), cfg.get('max_answer_length', 30), thr, progress)
-    forced, odds = dict(zip(sc.result.ids, sc.result.text)), get_null_odds(sc.result)
-    best = squad_v2_score(forced, ds, na_probs=odds, na_prob_thresh=sc.metrics.get('best_f1_thresh', thr))
+    odds, best = get_null_odds(sc.result), tune_threshold(sc.result, ds, sc.metrics)[1]
     metrics = dict(sc.metrics, null_threshold=thr, at_best_threshold=best)
     report = qa_report(ds, get_predictions(sc.result), odds)
     out = _write_eval(sc.result, metrics, report, output_dir) if output_dir else None
