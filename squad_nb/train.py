@@ -173,9 +173,9 @@ def tune_threshold(res, # a `QAResult`
                   ) -> tuple:
     "The no-answer threshold that gives `best_f1` on `examples`, and the metrics at it."
     thr = float(metrics['best_f1_thresh'])
-    at = _at(res, examples, thr)
-    if at['f1'] < metrics['best_f1']: thr = _below(res.null_score_diff); at = _at(res, examples, thr)  # answering nothing is best
-    return thr, at
+    at, low = _at(res, examples, thr), _below(res.null_score_diff)
+    nothing = _at(res, examples, low)
+    return (low, nothing) if nothing['f1'] > at['f1'] + 1e-9 else (thr, at)  # answering nothing is better
 
 # %% ../nbs/04_train.ipynb #4c13ad01
 @dataclass
