@@ -8,7 +8,8 @@ Model: all-MiniLM-L6-v2 (offline). Training data: ../shared/data/squad_v2/train.
 - seed-notebook: the starting notebook as written (its prepare functions: windows padded to 384,
   `default_data_collator`, lr 2e-5, batch 64, weight decay 0.01, 3 epochs scheduled), stopped by the time budget,
   then its post-processing with no-answer probability 0.0 (threshold 0).
-- recommended: `squad_nb.train.train_qa(recipe='recommended', max_minutes=...)`. Its epoch and no-answer threshold
+- recommended: `squad_nb.train.train_qa(recipe='recommended', max_minutes=...)`, on train.json loaded with its plausible
+  answers (`load_squad(..., plausible=True)`, which the recipe learns from). Its epoch and no-answer threshold
   are chosen on a held-out article of train.json (`--select-on heldout`, default) so valid.json is scored blind, or
   on valid.json itself (`--select-on valid`, the usual SQuAD "best F1" reporting).
 Prints the metrics as JSON on the last line and writes them to <out>/metrics.json."""
@@ -52,7 +53,7 @@ def recommended(minutes, out, select_on, **overrides):
     "squad_nb's recommended recipe for `minutes`; valid.json scored at the threshold chosen on `select_on`."
     from squad_nb.train import train_qa
     from squad_nb.evaluate import evaluate_qa
-    tr, va = load_squad(shared('data', 'squad_v2', 'train.json')), load_squad(shared('data', 'squad_v2', 'valid.json'))
+    tr, va = load_squad(shared('data', 'squad_v2', 'train.json'), plausible=True), load_squad(shared('data', 'squad_v2', 'valid.json'))
     if select_on == 'heldout':
         last = tr[-1]['title']
         dd = DatasetDict(train=tr.filter(lambda r: r['title'] != last), validation=tr.filter(lambda r: r['title'] == last))

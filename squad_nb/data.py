@@ -38,19 +38,21 @@ def read_squad_json(path) -> dict:
     return d
 
 # %% ../nbs/00_data.ipynb #80e9b208
-def _check_answer(ctx, a, where):
+def _check_answer(ctx, a, where, field='answers'):
     "Raise if answer `a` is malformed or its `answer_start` does not point at its text in `ctx`."
     if not isinstance(a, dict) or not isinstance(a.get('text'), str) or not isinstance(a.get('answer_start'), int):
-        raise SquadFormatError(f"{where}, field 'answers': each answer needs a string 'text' and an integer 'answer_start', got {a!r}")
+        raise SquadFormatError(f"{where}, field {field!r}: each answer needs a string 'text' and an integer 'answer_start', got {a!r}")
     s, t = a['answer_start'], a['text']
     found = ctx[s:s+len(t)] if s >= 0 else ''
     if found == t: return
     hint = ' (it differs only in case)' if found.lower() == t.lower() else ''
-    raise SquadFormatError(f"{where}, field 'answers.answer_start': {s} points at {found!r}, not at the answer text {t!r}{hint}")
+    raise SquadFormatError(f"{where}, field '{field}.answer_start': {s} points at {found!r}, not at the answer text {t!r}{hint}")
 
 # %% ../nbs/00_data.ipynb #69956782
-def _question_row(q, ctx, title, where, require_answers=True):
-    "Check one question of the official JSON and return it as a hub-shaped row."
+def _answer_lists(answers): return dict(text=[a['text'] for a in answers], answer_start=[a['answer_start'] for a in answers])
+
+def _question_row(q, ctx, title, where, require_answers=True, plausible=False):
+    "Check one question of the official JSON and return it as a hub-shaped row (with `plausible_answers` if `plausible`)."
     if not isinstance(q, dict): raise SquadFormatError(f"{where}: a question must be an object, got {q!r}")
     if 'id' not in q: raise SquadFormatError(f"{where}: question without field 'id'")
     qid = q['id']
@@ -62,13 +64,18 @@ def _question_row(q, ctx, title, where, require_answers=True):
     if not answers and require_answers and not q.get('is_impossible', False):
         raise SquadFormatError(f"{where}, field 'answers': an answerable question (is_impossible false or absent) has no answers")
     for a in answers: _check_answer(ctx, a, where)
-    return dict(id=qid, title=title, context=ctx, question=q['question'],
-                answers=dict(text=[a['text'] for a in answers], answer_start=[a['answer_start'] for a in answers]))
+    row = dict(id=qid, title=title, context=ctx, question=q['question'], answers=_answer_lists(answers))
+    if not plausible: return row
+    pa = q.get('plausible_answers', []) if q.get('is_impossible', False) else []
+    if not isinstance(pa, list): raise SquadFormatError(f"{where}, field 'plausible_answers': must be a list")
+    for a in pa: _check_answer(ctx, a, where, 'plausible_answers')
+    return dict(row, plausible_answers=_answer_lists(pa))
 
 # %% ../nbs/00_data.ipynb #04ffe691
 def squad_rows(d:dict, # parsed official SQuAD JSON (see `read_squad_json`)
                fname='<data>', # name used in error messages
                require_answers=True, # refuse answerable questions without answers
+               plausible=False, # keep the plausible answers of unanswerable questions
               ) -> list:
     "Flatten official SQuAD JSON into hub-shaped rows, checking every question."
     rows, seen = [], set()
@@ -82,18 +89,18 @@ def squad_rows(d:dict, # parsed official SQuAD JSON (see `read_squad_json`)
             if not isinstance(ctx, str): raise SquadFormatError(f"{where}: paragraph without field 'context'")
             if not ctx.strip(): raise SquadFormatError(f"{where}, field 'context': the context is empty or whitespace")
             for q in p.get('qas', []):
-                row = _question_row(q, ctx, title, where, require_answers)
+                row = _question_row(q, ctx, title, where, require_answers, plausible)
                 if row['id'] in seen: raise SquadFormatError(f"{where}, question id {row['id']!r}: duplicate id")
                 seen.add(row['id']); rows.append(row)
     if not rows: raise SquadFormatError(f"{fname}: the file holds 0 questions")
     return rows
 
 # %% ../nbs/00_data.ipynb #edf4d3c3
-def squad_json_to_dataset(path, require_answers=True) -> Dataset:
-    "Read an official SQuAD JSON file (v2.0, or v1.1) into a hub-shaped `Dataset`."
-    rows = squad_rows(read_squad_json(path), str(path), require_answers)
-    cols = {k: [r[k] for r in rows] for k in SQUAD_FEATURES}
-    return Dataset.from_dict(cols, features=SQUAD_FEATURES)
+def squad_json_to_dataset(path, require_answers=True, plausible=False) -> Dataset:
+    "Read an official SQuAD JSON file (v2.0, or v1.1) into a hub-shaped `Dataset` (with a `plausible_answers` column if `plausible`)."
+    rows = squad_rows(read_squad_json(path), str(path), require_answers, plausible)
+    feats = Features({**SQUAD_FEATURES, 'plausible_answers': SQUAD_FEATURES['answers']}) if plausible else SQUAD_FEATURES
+    return Dataset.from_dict({k: [r[k] for r in rows] for k in feats}, features=feats)
 
 # %% ../nbs/00_data.ipynb #395f3d8b
 def sample_dir() -> Path:
@@ -127,15 +134,16 @@ def _looks_like_path(s:str) -> bool:
 # %% ../nbs/00_data.ipynb #2a6070b9
 def load_squad(source='squad_v2', # hub name, path to a SQuAD JSON file or folder, or "sample"
                require_answers=True, # refuse answerable questions without answers (False for files to predict on)
+               plausible=False, # add a `plausible_answers` column from official JSON (the hub's copy has none)
                **kwargs, # passed to `datasets.load_dataset` for hub names
               ):
     "Load SQuAD v2 from the hub, an official JSON file (`Dataset`) or folder (`DatasetDict`), or the bundled sample."
     if source == 'sample': source = sample_dir()
     p = Path(source)
-    if p.is_file(): return squad_json_to_dataset(p, require_answers)
+    if p.is_file(): return squad_json_to_dataset(p, require_answers, plausible)
     if p.is_dir():
         tr, va = _split_files(p)
-        return DatasetDict(train=squad_json_to_dataset(tr, require_answers), validation=squad_json_to_dataset(va, require_answers))
+        return DatasetDict(train=squad_json_to_dataset(tr, require_answers, plausible), validation=squad_json_to_dataset(va, require_answers, plausible))
     if _looks_like_path(str(source)): raise FileNotFoundError(f"SQuAD file or folder not found: {source}")
     return _from_hub(str(source), **kwargs)
 

@@ -143,11 +143,11 @@ def retrain(model_dir, # the saved model (or checkpoint) folder to improve
     src = Path(model_dir); target = Path(output_dir) if output_dir else src
     with hide_progress(not progress): model, tok, cfg = _load(src)
     if 'checkpoint_step' in cfg: print(f"continuing from checkpoint {src.name} (step {cfg['checkpoint_step']})")
-    dd = load_squad(data) if isinstance(data, (str, Path)) else data
+    dd = load_squad(data, plausible=True) if isinstance(data, (str, Path)) else data
     before = evaluate_qa(src, dd, max_rows=max_eval, progress=progress).metrics
     r = cfg.get('recipe_settings', {})
     settings = dict(learning_rate=learning_rate or r.get('learning_rate'), batch_size=r.get('batch_size'), weight_decay=r.get('weight_decay'),
-                    warmup=r.get('warmup'), neg_keep=r.get('neg_keep'), max_length=cfg.get('max_length'), doc_stride=cfg.get('doc_stride'))
+                    warmup=r.get('warmup'), neg_keep=r.get('neg_keep'), plausible=r.get('plausible'), max_length=cfg.get('max_length'), doc_stride=cfg.get('doc_stride'))
     staged = target.with_name(f'.{target.name}.retrain-{time.strftime("%Y%m%d-%H%M%S")}')
     settings = {**{k: v for k, v in settings.items() if v is not None}, **kwargs}
     new = train_qa((model, tok), dd, staged, recipe=cfg.get('recipe', 'seed'), epochs=epochs, max_train=max_train, max_eval=max_eval,

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['model_path', 'check_tokenizer', 'load_tokenizer', 'pair_template', 'window_spans', 'max_question_tokens',
-           'tokenize_windows', 'answer_tokens', 'window_labels', 'prepare_train_features',
+           'tokenize_windows', 'answer_tokens', 'window_labels', 'span_answers', 'prepare_train_features',
            'prepare_validation_features', 'window_features', 'hide_progress', 'tokenize_dataset']
 
 # %% ../nbs/01_features.ipynb #9a6d1dcc
@@ -160,6 +160,11 @@ def window_labels(examples, win, tokenizer) -> tuple:
         starts.append(cls if tok is None else c0 + tok[0] - s); ends.append(cls if tok is None else c0 + tok[1] - s)
     return starts, ends
 
+# %% ../nbs/01_features.ipynb #8f0b75c4
+def span_answers(examples) -> dict:
+    "`examples` with each unanswerable question's plausible answers in place of its empty `answers`."
+    return dict(examples, answers=[a if a['text'] else p for a, p in zip(examples['answers'], examples['plausible_answers'])])
+
 # %% ../nbs/01_features.ipynb #75dcd64a
 def prepare_train_features(examples, # batch of SQuAD rows as a dict of lists
                            tokenizer, # a fast tokenizer
@@ -167,11 +172,12 @@ def prepare_train_features(examples, # batch of SQuAD rows as a dict of lists
                            doc_stride=128, # context tokens shared by consecutive windows
                            pad=False, # pad every window to `max_length`, as the starting notebook did
                           ) -> dict:
-    "Training windows with `start_positions`/`end_positions` (CLS when the answer is not in the window)."
+    "Training windows with `start_positions`/`end_positions` (CLS when the answer is not in the window), and `span_start`/`span_end` given `plausible_answers`."
     win = tokenize_windows(examples, tokenizer, max_length, doc_stride)
     feats = _model_inputs(win, tokenizer)
     feats['start_positions'], feats['end_positions'] = window_labels(examples, win, tokenizer)
-    return _pad(feats, tokenizer, max_length, ('start_positions', 'end_positions')) if pad else feats
+    if 'plausible_answers' in examples: feats['span_start'], feats['span_end'] = window_labels(span_answers(examples), win, tokenizer)
+    return _pad(feats, tokenizer, max_length, ('start_positions', 'end_positions', 'span_start', 'span_end')) if pad else feats
 
 # %% ../nbs/01_features.ipynb #8a4b1979
 def prepare_validation_features(examples, # batch of SQuAD rows as a dict of lists
@@ -192,13 +198,14 @@ def prepare_validation_features(examples, # batch of SQuAD rows as a dict of lis
     return _pad(feats, tokenizer, max_length, ('cls_index', 'start_positions', 'end_positions')) if pad else feats
 
 # %% ../nbs/01_features.ipynb #5ddb63c3
-def window_features(tokenizer, train=True, labels=False):
+def window_features(tokenizer, train=True, labels=False, spans=False):
     "Arrow types of the window columns that `prepare_train_features` / `prepare_validation_features` return."
     from datasets import Features, List, Value
     small = dict(input_ids='int32', token_type_ids='int8', attention_mask='int8')
     f = {k: List(Value(t)) for k, t in small.items() if k in tokenizer.model_input_names}
     if train or labels: f.update(start_positions=Value('int64'), end_positions=Value('int64'))
     if not train: f.update(example_id=Value('string'), cls_index=Value('int64'), offset_mapping=List(List(Value('int32'))))
+    if spans: f.update(span_start=Value('int64'), span_end=Value('int64'))
     return Features(f)
 
 # %% ../nbs/01_features.ipynb #926aa1cf
@@ -228,5 +235,5 @@ def tokenize_dataset(ds, # a `Dataset` of SQuAD rows
     fn = prepare_train_features if train else prepare_validation_features
     with hide_progress(not progress):
         return ds.map(partial(fn, tokenizer=tokenizer, max_length=max_length, doc_stride=doc_stride, pad=pad, **kwargs), batched=True,
-                      remove_columns=ds.column_names, num_proc=num_proc, features=window_features(tokenizer, train, kwargs.get('labels', False)),
+                      remove_columns=ds.column_names, num_proc=num_proc, features=window_features(tokenizer, train, kwargs.get('labels', False), train and 'plausible_answers' in ds.column_names),
                       desc='Tokenizing ' + ('train' if train else 'validation') + ' windows')

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['RECIPES', 'CONFIG_NAME', 'load_qa_model', 'SeededLengthSampler', 'batch_logits', 'infer_windows', 'tune_threshold',
-           'Scores', 'score_windows', 'QATrainer', 'TimeBudget', 'save_qa_model', 'load_qa_config', 'device_batch',
-           'TrainResult', 'train_qa', 'plot_history']
+           'Scores', 'score_windows', 'plausible_loss', 'QATrainer', 'TimeBudget', 'save_qa_model', 'load_qa_config',
+           'device_batch', 'TrainResult', 'train_qa', 'plot_history']
 
 # %% ../nbs/04_train.ipynb #f8eb85b1
 import json, os, shutil, time, warnings
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .data import load_squad, _looks_like_path
 from .features import model_path, check_tokenizer, tokenize_dataset, hide_progress
@@ -69,8 +70,8 @@ def _bf16(setting) -> bool:
 
 # %% ../nbs/04_train.ipynb #86759021
 RECIPES = {
-    'seed': dict(learning_rate=2e-5, batch_size=64, epochs=3, weight_decay=0.01, warmup=0.0, max_length=384, doc_stride=128, neg_keep=1.0, bf16=False),
-    'recommended': dict(learning_rate=2e-4, batch_size=32, epochs=6, weight_decay=0.01, warmup=0.1, max_length=384, doc_stride=128, neg_keep=0.5, bf16='auto'),
+    'seed': dict(learning_rate=2e-5, batch_size=64, epochs=3, weight_decay=0.01, warmup=0.0, max_length=384, doc_stride=128, neg_keep=1.0, bf16=False, plausible=0.0),
+    'recommended': dict(learning_rate=2e-4, batch_size=32, epochs=6, weight_decay=0.01, warmup=0.1, max_length=384, doc_stride=128, neg_keep=0.5, bf16='auto', plausible=1.0),
 }
 
 # %% ../nbs/04_train.ipynb #ecb3e26f
@@ -200,12 +201,38 @@ def score_windows(model, examples, features, collator, batch_size=64, n_best=20,
     if loss is not None: metrics['loss'] = loss
     return Scores(res, metrics, loss)
 
+# %% ../nbs/04_train.ipynb #5297f1a3
+def plausible_loss(start_logits, end_logits, # the model's logits, (windows, tokens)
+                   start_positions, # gold start label of each window (its CLS token when there is no answer in it)
+                   span_start, span_end, # the gold or plausible span of each window (its CLS token when neither is in it)
+                   cls_mask, # True at each window's CLS token
+                  ):
+    "Extra loss from the plausible answers of unanswerable questions: find them, and score \"no answer\" above them."
+    st, en, n = start_logits.float(), end_logits.float(), len(start_logits)
+    pick = lambda x, i: x.gather(1, i[:, None])[:, 0]
+    ci = cls_mask.float().argmax(1)
+    has = span_start != ci  # a gold or plausible span in the window
+    imp = has & (start_positions == ci)  # ... and it is a plausible one
+    s, e = st.masked_fill(cls_mask, -1e4)[imp], en.masked_fill(cls_mask, -1e4)[imp]
+    find = (F.cross_entropy(s, span_start[imp], reduction='sum') + F.cross_entropy(e, span_end[imp], reduction='sum')) / 2
+    z = (pick(st, ci) + pick(en, ci) - pick(st, span_start) - pick(en, span_end))[has]
+    return (find + F.binary_cross_entropy_with_logits(z, imp[has].float(), reduction='sum')) / n
+
 # %% ../nbs/04_train.ipynb #6a939aee
 class QATrainer(Trainer):
     "A `Trainer` that scores SQuAD v2 answers at evaluation, batches by length reproducibly, and saves checkpoints atomically."
-    def __init__(self, *args, eval_examples=None, n_best=20, max_answer_length=30, neg_keep=1.0, **kwargs):
+    def __init__(self, *args, eval_examples=None, n_best=20, max_answer_length=30, neg_keep=1.0, plausible=0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.eval_examples, self.n_best, self.max_answer_length, self.neg_keep = eval_examples, n_best, max_answer_length, neg_keep
+        self.plausible = plausible
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        spans = inputs.pop('span_start', None), inputs.pop('span_end', None)
+        loss, out = super().compute_loss(model, inputs, True, num_items_in_batch)
+        if self.plausible and spans[0] is not None:
+            cls = inputs['input_ids'] == self.processing_class.cls_token_id
+            loss = loss + self.plausible * plausible_loss(out.start_logits, out.end_logits, inputs['start_positions'], *spans, cls)
+        return (loss, out) if return_outputs else loss
 
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset if train_dataset is not None else self.train_dataset
@@ -293,7 +320,7 @@ def _prepare_output(out:Path, resume, overwrite):
 # %% ../nbs/04_train.ipynb #d66a86b8
 def _splits(data, max_train=None, max_eval=None):
     "Train and validation `Dataset`s from a name, path or `DatasetDict`, optionally cut to their first rows."
-    dd = load_squad(data) if isinstance(data, (str, Path)) else data
+    dd = load_squad(data, plausible=True) if isinstance(data, (str, Path)) else data
     if not hasattr(dd, 'keys') or not {'train', 'validation'} <= set(dd.keys()):
         raise ValueError(f"training needs 'train' and 'validation' splits (a folder with train.json and valid.json, 'sample' or a hub name), got {data!r}")
     tr, va = dd['train'], dd['validation']
@@ -337,7 +364,7 @@ def train_qa(model='minilm-local', # hub name, folder, "minilm-local", or a (mod
              data='sample', # hub name, SQuAD folder, "sample", or a `DatasetDict` with train and validation
              output_dir='models/squad_nb', # where the model and its checkpoints go
              recipe='seed', # "seed" (the starting notebook's settings) or "recommended"
-             learning_rate=None, batch_size=None, epochs=None, weight_decay=None, warmup=None, neg_keep=None, # override the recipe
+             learning_rate=None, batch_size=None, epochs=None, weight_decay=None, warmup=None, neg_keep=None, plausible=None, # override the recipe
              max_length=None, doc_stride=None, # window settings (override the recipe)
              device_batch_size=None, # windows per forward pass (default: 8 on a CPU, `batch_size` on a GPU); gradients accumulate up to `batch_size`
              eval_steps=None, # evaluate and save every this many steps (default: every epoch)
@@ -355,7 +382,7 @@ def train_qa(model='minilm-local', # hub name, folder, "minilm-local", or a (mod
             ) -> TrainResult:
     "Fine-tune a QA model on SQuAD v2, keep the best evaluation by F1, and save it with its tuned threshold."
     r = {**RECIPES[recipe], **{k: v for k, v in dict(learning_rate=learning_rate, batch_size=batch_size, epochs=epochs, weight_decay=weight_decay,
-         warmup=warmup, max_length=max_length, doc_stride=doc_stride, neg_keep=neg_keep).items() if v is not None}}
+         warmup=warmup, max_length=max_length, doc_stride=doc_stride, neg_keep=neg_keep, plausible=plausible).items() if v is not None}}
     out = Path(output_dir)
     ckpt = _prepare_output(out, resume, overwrite)
     train, valid = _splits(data, max_train, max_eval)
@@ -369,7 +396,7 @@ def train_qa(model='minilm-local', # hub name, folder, "minilm-local", or a (mod
     args = _training_args(out, r, seed, eval_steps, device_batch_size, world, disable_tqdm=not progress, **training_args)
     tr = QATrainer(model=model, args=args, train_dataset=tw, eval_dataset=vw, processing_class=tok,
                    data_collator=DataCollatorWithPadding(tok, pad_to_multiple_of=8), eval_examples=valid,
-                   n_best=n_best, max_answer_length=max_answer_length, neg_keep=r['neg_keep'],
+                   n_best=n_best, max_answer_length=max_answer_length, neg_keep=r['neg_keep'], plausible=r.get('plausible', 0.0),
                    callbacks=([TimeBudget(max_minutes)] if max_minutes else []) + list(callbacks or []))
     if ckpt: print(f"resuming from {ckpt} (step {json.loads((Path(ckpt)/'trainer_state.json').read_text())['global_step']})")
     tr.train(resume_from_checkpoint=ckpt)
