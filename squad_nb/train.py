@@ -244,7 +244,7 @@ class QATrainer(Trainer):
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix='eval'):
         t0 = time.time()
         sc = score_windows(self.model, self.eval_examples, eval_dataset or self.eval_dataset, self.data_collator,
-                           self.args.per_device_eval_batch_size, self.n_best, self.max_answer_length)
+                           self.args.per_device_eval_batch_size, self.n_best, self.max_answer_length, progress=not self.args.disable_tqdm)
         metrics = {f'{metric_key_prefix}_{k}': v for k, v in sc.metrics.items()}
         metrics[f'{metric_key_prefix}_runtime'] = round(time.time() - t0, 2)
         self.log(metrics)
@@ -399,9 +399,10 @@ def train_qa(model='minilm-local', # hub name, folder, "minilm-local", or a (mod
                    n_best=n_best, max_answer_length=max_answer_length, neg_keep=r['neg_keep'], plausible=r.get('plausible', 0.0),
                    callbacks=([TimeBudget(max_minutes)] if max_minutes else []) + list(callbacks or []))
     if ckpt: print(f"resuming from {ckpt} (step {json.loads((Path(ckpt)/'trainer_state.json').read_text())['global_step']})")
-    tr.train(resume_from_checkpoint=ckpt)
-    return _finish(tr, out, r, dict(recipe=recipe, base_model=str(getattr(model.config, '_name_or_path', '')), seed=seed,
-                   n_best=n_best, max_answer_length=max_answer_length), keep_checkpoints)
+    with hide_progress(not progress):
+        tr.train(resume_from_checkpoint=ckpt)
+        return _finish(tr, out, r, dict(recipe=recipe, base_model=str(getattr(model.config, '_name_or_path', '')), seed=seed,
+                       n_best=n_best, max_answer_length=max_answer_length), keep_checkpoints)
 
 # %% ../nbs/04_train.ipynb #f80238e7
 def _swap_in(staged:Path, target:Path):
