@@ -29,6 +29,7 @@ def _train_args(p):
     p.add_argument('--output', default='models/squad_nb', help='output folder (default: models/squad_nb)')
     p.add_argument('--recipe', default='seed', choices=['seed', 'recommended'], help="hyper-parameters: the starting notebook's or the recommended ones")
     for a, t in (('learning-rate', float), ('batch-size', int), ('epochs', float), ('weight-decay', float), ('warmup', float), ('neg-keep', float),
+                 ('plausible', float), ('attn-dropout', float),
                  ('max-length', int), ('doc-stride', int), ('device-batch-size', int), ('eval-steps', int), ('max-minutes', float),
                  ('max-train', int), ('max-eval', int), ('num-proc', int), ('seed', int)):
         p.add_argument(f'--{a}', type=t, help=f'override {a.replace("-", " ")}')
@@ -87,8 +88,8 @@ def _opts(a, names) -> dict:
 def cmd_train(a) -> dict:
     "Run `train_qa` from parsed options."
     from squad_nb.train import train_qa
-    kw = _opts(a, ['learning_rate', 'batch_size', 'epochs', 'weight_decay', 'warmup', 'neg_keep', 'max_length', 'doc_stride', 'device_batch_size',
-                   'eval_steps', 'max_minutes', 'max_train', 'max_eval', 'num_proc', 'seed'])
+    kw = _opts(a, ['learning_rate', 'batch_size', 'epochs', 'weight_decay', 'warmup', 'neg_keep', 'plausible', 'attn_dropout',
+                   'max_length', 'doc_stride', 'device_batch_size', 'eval_steps', 'max_minutes', 'max_train', 'max_eval', 'num_proc', 'seed'])
     if a.bf16: kw['bf16'] = True
     r = train_qa(a.model, a.data, a.output, recipe=a.recipe, resume=a.resume, overwrite=a.overwrite, **kw)
     if _rank0(): print(f"saved to {r.output_dir} (no-answer threshold {r.threshold:.3f})")
