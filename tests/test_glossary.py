@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
 TERMS = ['window', 'overflow', 'stride (`doc_stride`)', 'offset mapping', 'sequence ids', 'CLS label', 'null score',
          'null_score_diff', 'threshold', 'n-best', 'max answer length', 'EM', 'F1', 'normalization', 'HasAns / NoAns',
-         'best threshold', 'dynamic padding', 'length-grouped batches', 'checkpoint', 'plausible answer', 'resume']
+         'best threshold', 'attention dropout', 'dynamic padding', 'length-grouped batches', 'checkpoint', 'plausible answer', 'resume']
 _LINK = re.compile(r'(?<!!)\[([^\]]*)\]\(([^)\s]+)\)')
 
 
