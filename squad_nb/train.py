@@ -21,7 +21,7 @@ from .postprocess import read_windows, window_candidates, concat_candidates, dec
 from .metric import squad_v2_score
 
 # %% ../nbs/04_train.ipynb #264a6685
-from transformers import (AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding, Trainer,
+from transformers import (AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding, PrinterCallback, Trainer,
                           TrainerCallback, TrainingArguments)
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
@@ -413,6 +413,7 @@ def train_qa(model='minilm-local', # hub name, folder, "minilm-local", or a (mod
                    data_collator=DataCollatorWithPadding(tok, pad_to_multiple_of=8), eval_examples=valid,
                    n_best=n_best, max_answer_length=max_answer_length, neg_keep=r['neg_keep'], plausible=r.get('plausible', 0.0),
                    callbacks=([TimeBudget(max_minutes)] if max_minutes else []) + list(callbacks or []))
+    if not progress: tr.remove_callback(PrinterCallback)  # the Trainer prints every log line when its bars are off
     if ckpt: print(f"resuming from {ckpt} (step {json.loads((Path(ckpt)/'trainer_state.json').read_text())['global_step']})")
     with hide_progress(not progress):
         tr.train(resume_from_checkpoint=ckpt)
