@@ -19,6 +19,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/07_cli.ipynb #abfddc4e
+_TRAIN_OPTS = (('learning_rate', float), ('batch_size', int), ('epochs', float), ('weight_decay', float), ('warmup', float), ('neg_keep', float),
+               ('plausible', float), ('attn_dropout', float), ('max_length', int), ('doc_stride', int), ('device_batch_size', int),
+               ('eval_steps', int), ('max_minutes', float), ('max_train', int), ('max_eval', int), ('num_proc', int), ('seed', int))  # train_qa's, settable
+
 def _data_arg(p, default='sample'):
     p.add_argument('--data', default=default, help=f"hub name, SQuAD JSON file, folder with train.json/valid.json, or 'sample' (default: {default})")
 
@@ -28,11 +32,7 @@ def _train_args(p):
     _data_arg(p)
     p.add_argument('--output', default='models/squad_nb', help='output folder (default: models/squad_nb)')
     p.add_argument('--recipe', default='seed', choices=['seed', 'recommended'], help="hyper-parameters: the starting notebook's or the recommended ones")
-    for a, t in (('learning-rate', float), ('batch-size', int), ('epochs', float), ('weight-decay', float), ('warmup', float), ('neg-keep', float),
-                 ('plausible', float), ('attn-dropout', float),
-                 ('max-length', int), ('doc-stride', int), ('device-batch-size', int), ('eval-steps', int), ('max-minutes', float),
-                 ('max-train', int), ('max-eval', int), ('num-proc', int), ('seed', int)):
-        p.add_argument(f'--{a}', type=t, help=f'override {a.replace("-", " ")}')
+    for n, t in _TRAIN_OPTS: p.add_argument(f'--{n.replace("_", "-")}', type=t, help=f'override {n.replace("_", " ")}')
     p.add_argument('--resume', nargs='?', const=True, default=False, help='continue from the last checkpoint in --output, or from the checkpoint folder given')
     p.add_argument('--overwrite', action='store_true', help='replace a model already in --output')
     p.add_argument('--bf16', action='store_true', help='bfloat16 mixed precision (GPUs, and CPUs that support it)')
@@ -88,8 +88,7 @@ def _opts(a, names) -> dict:
 def cmd_train(a) -> dict:
     "Run `train_qa` from parsed options."
     from squad_nb.train import train_qa
-    kw = _opts(a, ['learning_rate', 'batch_size', 'epochs', 'weight_decay', 'warmup', 'neg_keep', 'plausible', 'attn_dropout',
-                   'max_length', 'doc_stride', 'device_batch_size', 'eval_steps', 'max_minutes', 'max_train', 'max_eval', 'num_proc', 'seed'])
+    kw = _opts(a, [n for n, _ in _TRAIN_OPTS])
     if a.bf16: kw['bf16'] = True
     r = train_qa(a.model, a.data, a.output, recipe=a.recipe, resume=a.resume, overwrite=a.overwrite, **kw)
     if _rank0(): print(f"saved to {r.output_dir} (no-answer threshold {r.threshold:.3f})")
