@@ -1,15 +1,15 @@
 """Quality at equal budget: the starting notebook's recipe against squad_nb's, same data, same CPU, same wall clock.
 
-    python bench/budget.py --recipe seed-notebook --minutes 35 --out runs/budget-seed
-    python bench/budget.py --recipe recommended   --minutes 35 --out runs/budget-ours
+    python bench/budget.py --recipe seed-notebook   --minutes 35 --out runs/budget-seed
+    python bench/budget.py --recipe small-squad-cpu --minutes 35 --out runs/budget-ours
 
 Model: all-MiniLM-L6-v2 (offline). Training data: ../shared/data/squad_v2/train.json; scored on valid.json by
 `squad_nb.metric.squad_v2_score`.
 - seed-notebook: the starting notebook as written (its prepare functions: windows padded to 384,
   `default_data_collator`, lr 2e-5, batch 64, weight decay 0.01, 3 epochs scheduled), stopped by the time budget,
   then its post-processing with no-answer probability 0.0 (threshold 0).
-- recommended: `squad_nb.train.train_qa(recipe='recommended', max_minutes=...)`, on train.json loaded with its plausible
-  answers (`load_squad(..., plausible=True)`, which the recipe learns from). Its epoch and no-answer threshold
+- small-squad-cpu: `squad_nb.train.train_qa(recipe='small-squad-cpu', max_minutes=...)`, on train.json loaded with its
+  plausible answers (`load_squad(..., plausible=True)`, which the recipe learns from). Its epoch and no-answer threshold
   are chosen on a held-out article of train.json (`--select-on heldout`, default) so valid.json is scored blind, or
   on valid.json itself (`--select-on valid`, the usual SQuAD "best F1" reporting).
 Prints the metrics as JSON on the last line and writes them to <out>/metrics.json."""
@@ -25,8 +25,9 @@ from squad_nb.metric import squad_v2_score
 def seed_notebook(minutes, out):
     "The starting notebook's recipe for `minutes`, scored with its own post-processing at threshold 0."
     from transformers import Trainer, TrainingArguments, default_data_collator
-    from squad_nb.train import load_qa_model, TimeBudget
-    model, tok = load_qa_model('minilm-local')
+    from squad_nb.model import load_qa_model
+    from squad_nb.train import TimeBudget
+    model, tok = load_qa_model('minilm-local')[:2]
     ptf, pvf, post = seed_module().make_seed_fns(tok)
     tr, va = load_squad(shared('data', 'squad_v2', 'train.json')), load_squad(shared('data', 'squad_v2', 'valid.json'))
     tw = tr.map(ptf, batched=True, remove_columns=tr.column_names)
@@ -49,8 +50,8 @@ def diagnostics(res, va):
     auc = (neg[:, None] > pos[None]).mean() + 0.5 * (neg[:, None] == pos[None]).mean()
     return dict(forced_HasAns_f1=round(forced['HasAns_f1'], 2), null_odds_auc=round(float(auc), 3))
 
-def recommended(minutes, out, select_on, **overrides):
-    "squad_nb's recommended recipe for `minutes`; valid.json scored at the threshold chosen on `select_on`."
+def small_squad_cpu(minutes, out, select_on, **overrides):
+    "squad_nb's small-squad-cpu recipe for `minutes`; valid.json scored at the threshold chosen on `select_on`."
     from squad_nb.train import train_qa
     from squad_nb.evaluate import evaluate_qa
     tr, va = load_squad(shared('data', 'squad_v2', 'train.json'), plausible=True), load_squad(shared('data', 'squad_v2', 'valid.json'))
@@ -59,7 +60,7 @@ def recommended(minutes, out, select_on, **overrides):
         dd = DatasetDict(train=tr.filter(lambda r: r['title'] != last), validation=tr.filter(lambda r: r['title'] == last))
     else: dd = DatasetDict(train=tr, validation=va)
     t0 = time.time()
-    r = train_qa('minilm-local', dd, out/'model', recipe='recommended', max_minutes=minutes, overwrite=True, progress=False, **overrides)
+    r = train_qa('minilm-local', dd, out/'model', recipe='small-squad-cpu', max_minutes=minutes, overwrite=True, progress=False, **overrides)
     secs = time.time() - t0
     ev = evaluate_qa(out/'model', va, out/'eval', progress=False)
     return ev.metrics, dict(train_seconds=round(secs), threshold=r.threshold, selected_on=select_on, diagnostics=diagnostics(ev.result, va),
@@ -67,7 +68,7 @@ def recommended(minutes, out, select_on, **overrides):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--recipe', choices=['seed-notebook', 'recommended'], required=True)
+    ap.add_argument('--recipe', choices=['seed-notebook', 'small-squad-cpu'], required=True)
     ap.add_argument('--minutes', type=float, default=35)
     ap.add_argument('--out', default=None)
     ap.add_argument('--select-on', choices=['heldout', 'valid'], default='heldout')
@@ -75,7 +76,7 @@ def main():
     a = ap.parse_args()
     out = Path(a.out or tempfile.mkdtemp()); out.mkdir(parents=True, exist_ok=True)
     header(f'python bench/budget.py --recipe {a.recipe} --minutes {a.minutes:g} --out {out}' + (f' --select-on {a.select_on}' if a.recipe != 'seed-notebook' else ''))
-    m, info = seed_notebook(a.minutes, out) if a.recipe == 'seed-notebook' else recommended(a.minutes, out, a.select_on, **json.loads(a.overrides))
+    m, info = seed_notebook(a.minutes, out) if a.recipe == 'seed-notebook' else small_squad_cpu(a.minutes, out, a.select_on, **json.loads(a.overrides))
     res = dict(recipe=a.recipe, minutes=a.minutes, **info, metrics={k: v for k, v in m.items() if not isinstance(v, dict)})
     (out/'metrics.json').write_text(json.dumps(res, indent=1))
     if 'diagnostics' in info: print(f"forced to answer: HasAns F1 {info['diagnostics']['forced_HasAns_f1']:.2f}; "

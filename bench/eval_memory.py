@@ -1,4 +1,4 @@
-"""Evaluation memory: streamed evaluation (`squad_nb.train.score_windows`) keeps per-window top-k state, not logits.
+"""Evaluation memory: streamed evaluation (`squad_nb.inference.score_windows`) keeps per-window top-k state, not logits.
 
     python bench/eval_memory.py [--model tiny|minilm-local|FOLDER] [--scale 1 4 16] [--batch-size 64] [--threads 1] [--glibc-default]
 
@@ -23,12 +23,10 @@ from _common import *
 
 def tiny_model(folder):
     "Save a tiny random BERT QA model with the MiniLM tokenizer in `folder`."
-    import torch
-    from transformers import BertConfig, BertForQuestionAnswering
     from squad_nb.features import load_tokenizer
-    from squad_nb.train import save_qa_model
-    tok = load_tokenizer('minilm-local'); torch.manual_seed(0)
-    m = BertForQuestionAnswering(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64))
+    from squad_nb.model import save_qa_model, tiny_qa_model
+    tok = load_tokenizer('minilm-local')
+    m = tiny_qa_model(tok.vocab_size, seed=0)
     return save_qa_model(m, tok, folder, dict(null_threshold=0.0, max_length=384, doc_stride=128))
 
 class PeakRSS:
@@ -49,7 +47,7 @@ class PeakRSS:
 def all_logits(model, feats, collator, batch_size, width=384):
     "Every window's logits in one [windows, 384] float32 array (padded with -100), from the batches `infer_windows` forms."
     import numpy as np
-    from squad_nb.train import batch_logits   # the batches `infer_windows` forms, so each float equals the streamed run's
+    from squad_nb.inference import batch_logits   # the batches `infer_windows` forms, so each float equals the streamed run's
     s, e = np.full((2, len(feats), width), -100, np.float32)
     for idx, out in batch_logits(model, feats, collator, batch_size, progress=False):
         w = out.start_logits.shape[1]
@@ -63,12 +61,13 @@ def child(a):
     from transformers import DataCollatorWithPadding
     from squad_nb.data import load_squad, SQUAD_FEATURES
     from squad_nb.features import tokenize_dataset
-    from squad_nb.postprocess import postprocess_qa_predictions, get_predictions, get_null_odds
+    from squad_nb.postprocess import postprocess_qa_predictions, get_predictions, get_null_score_diffs
     from squad_nb.metric import squad_v2_score
-    from squad_nb.train import score_windows, load_qa_model, infer_windows
+    from squad_nb.model import load_qa_model
+    from squad_nb.inference import score_windows, infer_windows
     torch.set_num_threads(a.threads); datasets.disable_progress_bars()
     torch.manual_seed(0)   # the same QA head in every run when the model has none yet (minilm-local is an encoder)
-    model, tok = load_qa_model(a.model_dir)
+    model, tok = load_qa_model(a.model_dir)[:2]
     rows = load_squad(shared('data', 'squad_v2', 'valid.json'))[:]
     ds = Dataset.from_dict(repeat_rows(rows, a.child), features=SQUAD_FEATURES)
     t = time.perf_counter(); feats = tokenize_dataset(ds, tok, train=False); t_tok = time.perf_counter() - t
@@ -82,12 +81,12 @@ def child(a):
         else:
             s, e = all_logits(model, feats, collator, a.batch_size)
             res = postprocess_qa_predictions(ds, feats, s, e)
-            metrics = squad_v2_score(get_predictions(res), ds, na_probs=get_null_odds(res), na_prob_thresh=0.0)
+            metrics = squad_v2_score(get_predictions(res), ds, null_score_diff=get_null_score_diffs(res), no_answer_threshold=0.0)
         t_score = time.perf_counter() - t
     out = dict(scale=a.child, mode=a.mode, questions=len(ds), windows=len(feats), tokens=int(sum(map(len, feats['input_ids']))),
                offsets=feats.data.column('offset_mapping').nbytes, chunks=feats.data.column('offset_mapping').num_chunks, t_tok=t_tok, t_score=t_score, rss_before=mem.start, rss_peak=mem.peak,
                maxrss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, f1=metrics['f1'])
-    if a.dump: Path(a.dump).write_text(json.dumps(dict(pred=get_predictions(res), odds=get_null_odds(res))))
+    if a.dump: Path(a.dump).write_text(json.dumps(dict(pred=get_predictions(res), odds=get_null_score_diffs(res))))
     print(json.dumps(out))
 
 def run_child(a, k, mode, dump):
@@ -122,7 +121,7 @@ def report(a, tmp):
     "Run every size both ways in fresh processes and print the table."
     if a.model == 'tiny': a.model_dir = tiny_model(tmp/'tiny')
     else:
-        from squad_nb.features import model_path
+        from squad_nb.model import model_path
         a.model_dir = model_path(a.model)
         if not Path(a.model_dir).is_dir(): sys.exit(f"{a.model}: not a local model folder")
     print(f"# model: {a.model} ({a.model_dir}); data: valid.json repeated; batches of {a.batch_size} windows; "

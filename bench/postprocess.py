@@ -21,7 +21,7 @@ from seed_reference import make_seed_fns
 from reference_postprocess import reference_postprocess
 from squad_nb.data import load_squad
 from squad_nb.features import load_tokenizer, tokenize_dataset
-from squad_nb.postprocess import postprocess_qa_predictions, get_predictions, get_null_odds, read_windows, window_candidates
+from squad_nb.postprocess import postprocess_qa_predictions, get_predictions, get_null_score_diffs, read_windows, window_candidates
 
 def best_of(f, n):
     "Best wall time of `n` calls of `f`, in seconds, and its last result (garbage collection paused while timing, as `timeit` does)."
@@ -36,7 +36,7 @@ def best_of(f, n):
 def ours(examples, feats, s, e):
     "Our post-processing as evaluation uses it: predictions and null odds."
     res = postprocess_qa_predictions(examples, feats, s, e)
-    return res, get_predictions(res), get_null_odds(res)
+    return res, get_predictions(res), get_null_score_diffs(res)
 
 def same_as_reference(res, ref):
     "Number of examples whose answer, scores, characters and n-best list equal the reference's."

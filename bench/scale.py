@@ -26,7 +26,7 @@ def main():
     from datasets import Dataset
     from squad_nb.data import load_squad, SQUAD_FEATURES
     from squad_nb.features import load_tokenizer, tokenize_dataset
-    from squad_nb.postprocess import read_windows, window_candidates, decode_candidates, get_predictions, get_null_odds
+    from squad_nb.postprocess import read_windows, window_candidates, decode_candidates, get_predictions, get_null_score_diffs
     from squad_nb.metric import squad_v2_score
     datasets.disable_progress_bars()
     tok = load_tokenizer('minilm-local')
@@ -49,7 +49,7 @@ def main():
             s[np.arange(len(w)), w.cls_index] += 2.5; e[np.arange(len(w)), w.cls_index] += 2.5
             t0 = time.perf_counter(); cands.append(window_candidates(s, e, w)); t['stage 1'] += time.perf_counter() - t0
         t0 = time.perf_counter(); res = decode_candidates(ds, win, cands); t['stage 2'] = time.perf_counter() - t0
-        t0 = time.perf_counter(); m = squad_v2_score(get_predictions(res), ds, na_probs=get_null_odds(res)); t['metric'] = time.perf_counter() - t0
+        t0 = time.perf_counter(); m = squad_v2_score(get_predictions(res), ds, null_score_diff=get_null_score_diffs(res)); t['metric'] = time.perf_counter() - t0
         total, n = sum(t.values()), len(ds)
         assert len(res) == n and m['total'] == n
         if not k: continue

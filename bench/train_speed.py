@@ -6,9 +6,9 @@ Model: all-MiniLM-L6-v2 (offline). Data: the first `--windows` training windows 
 (a fixed random draw) and as many validation windows of valid.json.
 - starting notebook: windows padded to 384 (its prepare functions), `default_data_collator`, batch 64,
   evaluation with `Trainer.predict` (batch 64);
-- squad_nb: unpadded windows, `DataCollatorWithPadding`, length-grouped batches of 32 (its recommended recipe) run as
+- squad_nb: unpadded windows, `DataCollatorWithPadding`, length-grouped batches of 32 (its small-squad-cpu recipe) run as
   forward passes of `device_batch()` windows (8 on a CPU) with gradients accumulated, first in float32, then as the
-  recommended recipe trains: bfloat16 where the hardware has it (`bf16='auto'`) and no attention dropout
+  small-squad-cpu recipe trains: bfloat16 where the hardware has it (`bf16='auto'`) and no attention dropout
   (`attn_dropout=0.0`, so that CPU attention runs its fused kernel); evaluation with `infer_windows` in float32
   (length-sorted passes of `device_batch()`, inference mode, candidates kept per batch), as `evaluate_qa` runs it.
 Each set-up trains the same number of windows once after one warm-up step; windows/s counts windows seen."""
@@ -20,7 +20,9 @@ from datasets import Dataset
 from transformers import Trainer, TrainerCallback, TrainingArguments, default_data_collator, DataCollatorWithPadding
 from squad_nb.data import load_squad
 from squad_nb.features import prepare_train_features, prepare_validation_features
-from squad_nb.train import load_qa_model, QATrainer, infer_windows, device_batch, _bf16, set_attention_dropout, RECIPES
+from squad_nb.model import load_qa_model, device_batch, resolve_bf16, set_attention_dropout
+from squad_nb.inference import infer_windows
+from squad_nb.train import QATrainer, RECIPES
 
 def train_rate(model, tok, feats, bs, collator, ours, bf16=False):
     "Windows/s of one pass over `feats` (after a warm-up step) in batches of `bs`."
@@ -41,7 +43,7 @@ def main():
     a = ap.parse_args()
     header(f'python bench/train_speed.py --windows {a.windows}')
     torch.manual_seed(0)
-    model, tok = load_qa_model('minilm-local')
+    model, tok = load_qa_model('minilm-local')[:2]
     seed_train, seed_valid, _ = seed_module().make_seed_fns(tok)
     tr = load_squad(shared('data', 'squad_v2', 'train.json')).shuffle(seed=0)[:a.windows]
     va = load_squad(shared('data', 'squad_v2', 'valid.json'))[:a.windows]
@@ -53,7 +55,7 @@ def main():
     r_seed = train_rate(model, tok, theirs_t, 64, default_data_collator, False); model.load_state_dict(state)
     col = DataCollatorWithPadding(tok, pad_to_multiple_of=8)
     r_fp32 = train_rate(model, tok, ours_t, 32, col, True); model.load_state_dict(state)
-    rec = RECIPES['recommended']; bf = _bf16(rec['bf16'])
+    rec = RECIPES['small-squad-cpu']; bf = resolve_bf16(rec['bf16'])
     drop = model.config.attention_probs_dropout_prob; set_attention_dropout(model, rec['attn_dropout'])
     r_ours = train_rate(model, tok, ours_t, 32, col, True, bf16=bf); model.load_state_dict(state); set_attention_dropout(model, drop)
     args = TrainingArguments(output_dir=tempfile.mkdtemp(), per_device_eval_batch_size=64, use_cpu=True, report_to='none', disable_tqdm=True)
@@ -66,8 +68,8 @@ def main():
     print(f"{'':28}{'train windows/s':>16}{'eval windows/s':>16}")
     print(f"{'starting notebook':28}{r_seed:16.2f}{e_seed:16.2f}")
     print(f"{'squad_nb, float32':28}{r_fp32:16.2f}{e_ours:16.2f}")
-    print(f"{'squad_nb, recommended':28}{r_ours:16.2f}{e_ours:16.2f}   (bfloat16: {'yes' if bf else 'no, not native here'}; attention dropout {rec['attn_dropout']})")
+    print(f"{'squad_nb, small-squad-cpu':28}{r_ours:16.2f}{e_ours:16.2f}   (bfloat16: {'yes' if bf else 'no, not native here'}; attention dropout {rec['attn_dropout']})")
     print(f"{'speed-up, float32':28}{r_fp32/r_seed:15.2f}x{e_ours/e_seed:15.2f}x")
-    print(f"{'speed-up, recommended':28}{r_ours/r_seed:15.2f}x{e_ours/e_seed:15.2f}x   goals: >= 3x training, >= 2x evaluation")
+    print(f"{'speed-up, small-squad-cpu':28}{r_ours/r_seed:15.2f}x{e_ours/e_seed:15.2f}x   goals: >= 3x training, >= 2x evaluation")
 
 if __name__ == '__main__': main()

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['SQUAD_FEATURES', 'SquadFormatError', 'read_squad_json', 'squad_rows', 'squad_json_to_dataset', 'sample_dir',
-           'load_squad', 'show_random_elements']
+           'looks_like_path', 'load_squad', 'show_random_elements']
 
 # %% ../nbs/00_data.ipynb #11839aef
 import json, random
@@ -127,7 +127,7 @@ def _from_hub(name, **kwargs):
                               "Offline, use load_squad('sample') or a path to an official SQuAD JSON file or folder.") from e
 
 # %% ../nbs/00_data.ipynb #1921d8b8
-def _looks_like_path(s:str) -> bool:
+def looks_like_path(s:str) -> bool:
     "Whether `s` is meant as a local path rather than a hub name."
     return s.endswith('.json') or s.startswith(('.', '/', '~')) or s.count('/') > 1 or '\\' in s
 
@@ -144,7 +144,7 @@ def load_squad(source='squad_v2', # hub name, path to a SQuAD JSON file or folde
     if p.is_dir():
         tr, va = _split_files(p)
         return DatasetDict(train=squad_json_to_dataset(tr, require_answers, plausible), validation=squad_json_to_dataset(va, require_answers, plausible))
-    if _looks_like_path(str(source)): raise FileNotFoundError(f"SQuAD file or folder not found: {source}")
+    if looks_like_path(str(source)): raise FileNotFoundError(f"SQuAD file or folder not found: {source}")
     return _from_hub(str(source), **kwargs)
 
 # %% ../nbs/00_data.ipynb #a3f2f98b

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['CATEGORIES', 'normalize_answer', 'exact_match', 'token_f1', 'best_scores', 'gold_answers', 'raw_scores',
-           'apply_no_answer_threshold', 'find_best_threshold', 'squad_v2_score', 'threshold_curve',
-           'plot_threshold_curve', 'apply_threshold', 'qa_report', 'category_counts', 'plot_categories']
+           'find_best_threshold', 'squad_v2_score', 'threshold_curve', 'plot_threshold_curve', 'apply_threshold',
+           'qa_report', 'category_counts', 'plot_categories']
 
 # %% ../nbs/03_metric.ipynb #6c9a14b1
 import re, string
@@ -110,11 +110,11 @@ def _check_ids(what:str, got:dict, want:dict, allow_extra=False):
     raise ValueError(f"{what} do not match the references: " + '; '.join(msg))
 
 # %% ../nbs/03_metric.ipynb #a379356e
-def _na_scores(na_probs:dict, golds:dict, what='na_probs')->dict:
-    "`na_probs` restricted to the ids of `golds`, as floats, in the order of `na_probs`; checked for missing ids and NaN."
-    _check_ids(what, na_probs, golds, allow_extra=True)
+def _na_scores(null_score_diff:dict, golds:dict, what='null_score_diff')->dict:
+    "`null_score_diff` restricted to the ids of `golds`, as floats, in the order of `null_score_diff`; checked for missing ids and NaN."
+    _check_ids(what, null_score_diff, golds, allow_extra=True)
     out = {}
-    for k, v in na_probs.items():
+    for k, v in null_score_diff.items():
         if k not in golds: continue
         try: out[k] = float(v)
         except (TypeError, ValueError): raise ValueError(f"{what}[{k!r}] must be a number, got {v!r}") from None
@@ -130,13 +130,13 @@ def raw_scores(predictions:dict, # question id -> predicted text
     return {k: e for k, (e, f) in pairs.items()}, {k: f for k, (e, f) in pairs.items()}
 
 # %% ../nbs/03_metric.ipynb #0e5bb695
-def apply_no_answer_threshold(scores:dict, # question id -> raw score, from `raw_scores`
-                              na_probs:dict, # question id -> no-answer score
+def _apply_no_answer_threshold(scores:dict, # question id -> raw score, from `raw_scores`
+                              null_score_diff:dict, # question id -> no-answer score
                               has_ans:dict, # question id -> True when the question has gold answers
-                              thresh:float=1.0, # answer '' where na_probs > thresh
+                              thresh:float=1.0, # answer '' where null_score_diff > thresh
                              )->dict:
     "The scores once questions whose no-answer score exceeds `thresh` are answered ''."
-    return {k: float(not has_ans[k]) if na_probs[k] > thresh else s for k, s in scores.items()}
+    return {k: float(not has_ans[k]) if null_score_diff[k] > thresh else s for k, s in scores.items()}
 
 # %% ../nbs/03_metric.ipynb #0f3cbfd8
 def _averages(exact:dict, f1:dict, qids:list)->dict:
@@ -147,12 +147,12 @@ def _averages(exact:dict, f1:dict, qids:list)->dict:
 # %% ../nbs/03_metric.ipynb #3686eece
 def find_best_threshold(predictions:dict, # question id -> predicted text
                         scores:dict, # question id -> raw exact or F1 score, from `raw_scores`
-                        na_probs:dict, # question id -> no-answer score; ties are scanned in this dict's order
+                        null_score_diff:dict, # question id -> no-answer score; ties are scanned in this dict's order
                         has_ans:dict, # question id -> True when the question has gold answers
                        )->tuple:
     "Best score in % over no-answer thresholds and the threshold giving it, found like the official SQuAD v2 script."
-    qids = [k for k in na_probs if k in scores]
-    odds = np.array([na_probs[k] for k in qids], dtype=float)
+    qids = [k for k in null_score_diff if k in scores]
+    odds = np.array([null_score_diff[k] for k in qids], dtype=float)
     order = np.argsort(odds, kind='stable')
     gain = np.array([scores[k] if has_ans[k] else -float(bool(predictions[k])) for k in qids], dtype=float)[order]
     run = np.cumsum(np.concatenate([[sum(not v for v in has_ans.values())], gain]))
@@ -162,25 +162,24 @@ def find_best_threshold(predictions:dict, # question id -> predicted text
 # %% ../nbs/03_metric.ipynb #aab41396
 def squad_v2_score(predictions, # {id: text}, or evaluate's [{'id', 'prediction_text', 'no_answer_probability'}]
                    references, # `Dataset` or list of rows with 'id' and 'answers' ({'text': [...], 'answer_start': [...]})
-                   na_probs:dict=None, # {id: no-answer score}; default: the predictions' no_answer_probability, if any
-                   na_prob_thresh:float=1.0, # answer '' where the no-answer score exceeds this
-                   no_answer_threshold:float=None, # evaluate's name for `na_prob_thresh` (used when given)
+                   null_score_diff:dict=None, # {id: no-answer score}; default: the predictions' no_answer_probability, if any
+                   no_answer_threshold:float=1.0, # answer '' where the no-answer score exceeds this (`evaluate`'s name; the official script's `na_prob_thresh`)
                   )->dict:
     "The SQuAD v2 metric, as the official script computes it: exact and f1 in %, split by HasAns/NoAns, best thresholds."
     texts, pred_na = _split_predictions(predictions)
     golds = gold_answers(references)
     _check_ids('predictions', texts, golds)
-    if na_probs is None: na_probs = pred_na
-    na = dict.fromkeys(golds, 0.0) if na_probs is None else _na_scores(na_probs, golds)
-    thresh = na_prob_thresh if no_answer_threshold is None else no_answer_threshold
+    if null_score_diff is None: null_score_diff = pred_na
+    na = dict.fromkeys(golds, 0.0) if null_score_diff is None else _na_scores(null_score_diff, golds)
+    thresh = no_answer_threshold
     has_ans = {k: bool(g) for k, g in golds.items()}
     exact, f1 = raw_scores(texts, golds)
-    ex_t, f1_t = (apply_no_answer_threshold(s, na, has_ans, thresh) for s in (exact, f1))
+    ex_t, f1_t = (_apply_no_answer_threshold(s, na, has_ans, thresh) for s in (exact, f1))
     res = _averages(ex_t, f1_t, list(golds))
     for name, want in (('HasAns', True), ('NoAns', False)):
         qids = [k for k, v in has_ans.items() if v == want]
         if qids: res.update({f'{name}_{k}': v for k, v in _averages(ex_t, f1_t, qids).items()})
-    if na_probs is not None:
+    if null_score_diff is not None:
         res['best_exact'], res['best_exact_thresh'] = find_best_threshold(texts, exact, na, has_ans)
         res['best_f1'], res['best_f1_thresh'] = find_best_threshold(texts, f1, na, has_ans)
     return res
@@ -193,15 +192,15 @@ def _curve_sums(gain:np.ndarray, order:np.ndarray, start:float, ends:np.ndarray)
 # %% ../nbs/03_metric.ipynb #cd8505b7
 def threshold_curve(predictions, # {id: text}, or evaluate's [{'id', 'prediction_text', 'no_answer_probability'}]
                     references, # `Dataset` or list of rows with 'id' and 'answers'
-                    null_odds:dict=None, # {id: no-answer score}, e.g. null score differences; default: from the predictions
+                    null_score_diff:dict=None, # {id: no-answer score}, e.g. null score differences; default: from the predictions
                    )->pd.DataFrame:
-    "EM and F1 (in %, overall, HasAns, NoAns) when answering '' where null_odds > threshold, at every candidate threshold."
+    "EM and F1 (in %, overall, HasAns, NoAns) when answering '' where null_score_diff > threshold, at every candidate threshold."
     texts, pred_na = _split_predictions(predictions)
     golds = gold_answers(references)
     _check_ids('predictions', texts, golds)
-    if null_odds is None: null_odds = pred_na
-    if null_odds is None: raise ValueError("threshold_curve needs no-answer scores: pass null_odds or evaluate-shaped predictions")
-    odds = _na_scores(null_odds, golds, 'null_odds')
+    if null_score_diff is None: null_score_diff = pred_na
+    if null_score_diff is None: raise ValueError("threshold_curve needs no-answer scores: pass null_score_diff or evaluate-shaped predictions")
+    odds = _na_scores(null_score_diff, golds, 'null_score_diff')
     qids = list(odds)
     exact, f1 = raw_scores(texts, golds)
     has = np.array([bool(golds[k]) for k in qids])
@@ -239,11 +238,11 @@ def plot_threshold_curve(curve:pd.DataFrame, # from `threshold_curve`
 
 # %% ../nbs/03_metric.ipynb #3f07c225
 def apply_threshold(predictions:dict, # question id -> predicted text (the best span)
-                    null_odds:dict, # question id -> no-answer score, e.g. the null score difference
-                    thresh:float, # answer '' where null_odds > thresh (e.g. a saved best_f1_thresh)
+                    null_score_diff:dict, # question id -> no-answer score, e.g. the null score difference
+                    thresh:float, # answer '' where null_score_diff > thresh (e.g. a saved best_f1_thresh)
                    )->dict:
     "The predictions with '' wherever the no-answer score exceeds `thresh`."
-    return {k: '' if null_odds[k] > thresh else t for k, t in predictions.items()}
+    return {k: '' if null_score_diff[k] > thresh else t for k, t in predictions.items()}
 
 # %% ../nbs/03_metric.ipynb #13be147e
 CATEGORIES = ['correct', 'partial', 'wrong span', 'false no-answer', 'false answer']
@@ -259,13 +258,13 @@ def _category(has_answer:bool, pred:str, exact:int, f1:float)->str:
 # %% ../nbs/03_metric.ipynb #ee9c13ae
 def qa_report(examples, # `Dataset` or list of rows with 'id', 'question', 'answers' (and 'title')
               predictions, # {id: text}, or evaluate's [{'id', 'prediction_text', 'no_answer_probability'}]
-              null_odds:dict=None, # {id: no-answer score}, shown as null_score_diff; default: from the predictions
+              null_score_diff:dict=None, # {id: no-answer score}, shown as null_score_diff; default: from the predictions
              )->pd.DataFrame:
     "One row per question: gold answers, prediction, exact (0/1), f1 (0 to 1), null_score_diff and error category."
     texts, pred_na = _split_predictions(predictions)
     golds = gold_answers(examples)
     _check_ids('predictions', texts, golds)
-    odds = null_odds if null_odds is not None else pred_na or {}
+    odds = null_score_diff if null_score_diff is not None else pred_na or {}
     rows = []
     for r in _iter_rows(examples, ['id', 'question', 'answers'], optional=['title']):
         k, g = r['id'], golds[r['id']]

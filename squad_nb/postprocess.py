@@ -4,16 +4,16 @@
 
 # %% auto #0
 __all__ = ['Windows', 'read_windows', 'WindowCandidates', 'concat_candidates', 'window_candidates', 'QAResult',
-           'decode_candidates', 'postprocess_qa_predictions', 'get_predictions', 'get_null_odds', 'write_json_atomic',
+           'decode_candidates', 'postprocess_qa_predictions', 'get_predictions', 'get_null_score_diffs',
            'write_predictions']
 
 # %% ../nbs/02_postprocess.ipynb #045d427c
-import json, os, tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pyarrow as pa, pyarrow.compute as pc
+from .runtime import write_json_atomic
 
 # %% ../nbs/02_postprocess.ipynb #bf41f962
 _TYPES = {'offset_mapping': pa.list_(pa.list_(pa.int64())), 'cls_index': pa.int64()}
@@ -306,7 +306,7 @@ class QAResult(Mapping):
 
     def nbest(self):
         "id -> n-best list: dicts of text, start_char, end_char, score, probability, best first."
-        if self._nbest is None: self._nbest = dict(zip(self.ids, _nbest(self._contexts, *self._nbest_args)))
+        if self._nbest is None: self._nbest = dict(zip(self.ids, _nbest(self._contexts, *self._nbest_args) if self._nbest_args else [[]] * len(self.ids)))
         return self._nbest
 
     def __len__(self): return len(self.ids)
@@ -397,34 +397,17 @@ def get_predictions(res:QAResult, # a result of `postprocess_qa_predictions` or 
     "id -> predicted text ('' = no answer)."
     return dict(zip(res.ids, res.prediction if null_threshold is None else res.predict(null_threshold)))
 
-def get_null_odds(res:QAResult, # a result of `postprocess_qa_predictions` or `decode_candidates`
+def get_null_score_diffs(res:QAResult, # a result of `postprocess_qa_predictions` or `decode_candidates`
                  ) -> dict:
     "id -> null_score_diff: null score - best span score (+inf when no span)."
     return dict(zip(res.ids, res.null_score_diff.tolist()))
 
 # %% ../nbs/02_postprocess.ipynb #68b29a0e
-def write_json_atomic(obj, # anything `json.dump` accepts
-                      path, # file to write; its folder must exist
-                     ) -> Path:
-    "Write `obj` as JSON through a temporary file in the same folder and `os.replace`."
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(obj, f, ensure_ascii=False, indent=2)
-            f.flush(); os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
-    return path
-
 def write_predictions(res:QAResult, # a result of `postprocess_qa_predictions` or `decode_candidates`
                       out_dir, # folder for predictions.json, null_odds.json, nbest_predictions.json (created if needed)
                      ) -> dict:
     "Write predictions, null odds and n-best lists as JSON files, each atomically; return their paths."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     return dict(predictions=write_json_atomic(get_predictions(res), out/'predictions.json'),
-                null_odds=write_json_atomic(get_null_odds(res), out/'null_odds.json'),
+                null_score_diff=write_json_atomic(get_null_score_diffs(res), out/'null_odds.json'),
                 nbest=write_json_atomic(res.nbest(), out/'nbest_predictions.json'))

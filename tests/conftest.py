@@ -1,4 +1,4 @@
-"Shared fixtures: the ../shared data beside the project (a missing file fails, never skips), the seed functions, a tokenizer."
+"Shared fixtures: the ../shared data beside the project (a missing file fails, never skips), the seed functions, a tokenizer, the tiny model."
 import sys, importlib
 from pathlib import Path
 import pytest
@@ -23,3 +23,15 @@ def seed():
 def tokenizer():
     from squad_nb.features import load_tokenizer
     return load_tokenizer('minilm-local')
+
+@pytest.fixture(scope='session')
+def tiny_model(tokenizer):
+    "The package's tiny random BERT with the MiniLM vocabulary (its answers are noise, but deterministic)."
+    from squad_nb.model import tiny_qa_model
+    return tiny_qa_model(tokenizer.vocab_size).eval()
+
+@pytest.fixture(scope='session')
+def tiny(tiny_model, tokenizer, tmp_path_factory):
+    "The tiny model saved as squad_nb saves a trained one."
+    from squad_nb.model import save_qa_model
+    return save_qa_model(tiny_model, tokenizer, tmp_path_factory.mktemp('m')/'tiny', dict(null_threshold=0.0, max_length=384, doc_stride=128))

@@ -4,6 +4,7 @@ import pytest
 from transformers import AutoTokenizer
 from squad_nb.data import load_squad
 from squad_nb.features import *
+from squad_nb.model import model_path
 from conftest import shared_path
 
 def _unpad(ids, pad_id): return [x for x in ids if x != pad_id]
@@ -73,8 +74,8 @@ def test_slow_tokenizer_refused():
     from transformers import BertTokenizer
     class Slow:
         is_fast = False
-    with pytest.raises(TypeError, match='slow'): check_tokenizer(Slow())
-    with pytest.raises(TypeError, match='offset mappings'): prepare_train_features(dict(id=[], question=[], context=[], answers=[]), Slow())
+    with pytest.raises(ValueError, match='slow'): check_tokenizer(Slow())
+    with pytest.raises(ValueError, match='offset mappings'): prepare_train_features(dict(id=[], question=[], context=[], answers=[]), Slow())
 
 def test_stride_too_large_names_setting(tokenizer):
     rows = load_squad('sample')['validation']

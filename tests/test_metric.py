@@ -31,13 +31,13 @@ def split(request): return load_split(request.param)
 @pytest.fixture(scope='module')
 def valid(): return load_split('valid')
 
-def run_official(data_path, preds, tmp_path, na_probs=None, thresh=None) -> dict:
-    "The official script's metrics for `preds` (and `na_probs`, `thresh`) on the SQuAD JSON file `data_path`."
-    pf, nf, out = tmp_path/'preds.json', tmp_path/'na_probs.json', tmp_path/'eval.json'
+def run_official(data_path, preds, tmp_path, null_score_diff=None, thresh=None) -> dict:
+    "The official script's metrics for `preds` (and `null_score_diff`, `thresh`) on the SQuAD JSON file `data_path`."
+    pf, nf, out = tmp_path/'preds.json', tmp_path/'null_score_diff.json', tmp_path/'eval.json'
     pf.write_text(json.dumps(preds))
     cmd = [sys.executable, str(need(OFFICIAL)), str(data_path), str(pf), '--out-file', str(out)]
-    if na_probs is not None:
-        nf.write_text(json.dumps(na_probs)); cmd += ['--na-prob-file', str(nf)]
+    if null_score_diff is not None:
+        nf.write_text(json.dumps(null_score_diff)); cmd += ['--na-prob-file', str(nf)]
     if thresh is not None: cmd.append(f'--na-prob-thresh={thresh!r}')
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, f"official script failed:\n{r.stderr}"
@@ -87,7 +87,7 @@ def make_na_probs(rows, preds, rng, mode) -> dict:
 def test_official_without_na_probs(split, tmp_path, seed, thresh):
     path, d, rows = split
     preds = make_predictions(rows, random.Random(seed))
-    ours = squad_v2_score(preds, rows) if thresh is None else squad_v2_score(preds, rows, na_prob_thresh=thresh)
+    ours = squad_v2_score(preds, rows) if thresh is None else squad_v2_score(preds, rows, no_answer_threshold=thresh)
     assert_same(ours, run_official(path, preds, tmp_path, thresh=thresh))
     assert 'best_f1' not in ours
 
@@ -98,7 +98,7 @@ def test_official_with_na_probs(split, tmp_path, seed, mode, thresh):
     rng = random.Random(seed)
     preds = make_predictions(rows, rng)
     na = make_na_probs(rows, preds, rng, mode)
-    ours = squad_v2_score(preds, rows, na) if thresh is None else squad_v2_score(preds, rows, na, na_prob_thresh=thresh)
+    ours = squad_v2_score(preds, rows, na) if thresh is None else squad_v2_score(preds, rows, na, no_answer_threshold=thresh)
     official = run_official(path, preds, tmp_path, na, thresh)
     assert_same(ours, official)
     assert 0 < official['HasAns_total'] < official['total'] and 'best_f1_thresh' in official
@@ -118,7 +118,7 @@ def test_official_on_one_sided_subsets(split, tmp_path, answerable):
     rng = random.Random(11)
     preds = make_predictions(rows, rng)
     na = make_na_probs(rows, preds, rng, 'logits')
-    ours = squad_v2_score(preds, rows, na, na_prob_thresh=0.0)
+    ours = squad_v2_score(preds, rows, na, no_answer_threshold=0.0)
     assert_same(ours, run_official(sub, preds, tmp_path, na, 0.0))
     assert any(k.startswith('HasAns') for k in ours) == answerable
     assert any(k.startswith('NoAns') for k in ours) != answerable
@@ -136,7 +136,7 @@ def test_evaluate_shapes(valid, tmp_path):
     ours = squad_v2_score(predictions=ev_preds, references=ev_refs)
     assert_same(ours, run_official(path, preds, tmp_path, {k: na[k] for k in order}))
     assert squad_v2_score(predictions=ev_preds, references=ev_refs, no_answer_threshold=0.5) == \
-           squad_v2_score(preds, rows, {k: na[k] for k in order}, na_prob_thresh=0.5)
+           squad_v2_score(preds, rows, {k: na[k] for k in order}, no_answer_threshold=0.5)
 
 def test_dataset_references(valid):
     from datasets import Dataset
@@ -153,7 +153,7 @@ def test_id_errors(valid):
         squad_v2_score({k: v for k, v in preds.items() if k not in dropped}, rows)
     with pytest.raises(ValueError, match=r"2 predictions have ids not in the references \(e\.g\. 'x1', 'x2'\)"):
         squad_v2_score({**preds, 'x1': 'a', 'x2': ''}, rows)
-    with pytest.raises(ValueError, match=rf"1 of {n} reference questions have no na_probs \(e\.g\. '{rows[0]['id']}'\)"):
+    with pytest.raises(ValueError, match=rf"1 of {n} reference questions have no null_score_diff \(e\.g\. '{rows[0]['id']}'\)"):
         squad_v2_score(preds, rows, {r['id']: 0.5 for r in rows[1:]})
     with pytest.raises(ValueError, match='NaN'):
         squad_v2_score(preds, rows, {r['id']: math.nan for r in rows})
@@ -193,7 +193,7 @@ def test_curve_rows_are_the_metric_at_their_threshold(valid, mode):
     assert first.kept == 0 and first.HasAns_f1 == 0 and first.NoAns_f1 == 100
     for i in [1, 2, len(curve)//2, len(curve)-1]:
         row = curve.iloc[i]
-        s = squad_v2_score(preds, rows, na, na_prob_thresh=row.threshold)
+        s = squad_v2_score(preds, rows, na, no_answer_threshold=row.threshold)
         assert row.kept == sum(na[r['id']] <= row.threshold for r in rows)
         for k in ['exact', 'f1', 'HasAns_exact', 'HasAns_f1', 'NoAns_exact', 'NoAns_f1']:
             assert row[k] == pytest.approx(s[k], abs=1e-9), (i, k)
@@ -204,7 +204,7 @@ def test_curve_on_one_sided_subset(valid):
     preds, odds = curve_inputs(rows, 2)
     curve = threshold_curve(preds, rows, odds)
     assert list(curve.columns) == ['threshold', 'kept', 'exact', 'f1', 'NoAns_exact', 'NoAns_f1']
-    with pytest.raises(ValueError, match='null_odds'): threshold_curve(preds, rows)
+    with pytest.raises(ValueError, match='null_score_diff'): threshold_curve(preds, rows)
 
 def test_qa_report(valid):
     path, d, rows = valid
@@ -222,3 +222,31 @@ def test_qa_report(valid):
         assert r.category == expected, r
         assert r.has_answer == bool(r.gold) and 0 <= r.f1 <= 1
     assert qa_report(rows, preds).null_score_diff.isna().all()
+
+def official_on_files(data_path, preds_file, out, na_file=None, thresh=None) -> dict:
+    "The official script's metrics on files as they lie on disk."
+    cmd = [sys.executable, str(need(OFFICIAL)), str(data_path), str(preds_file), '--out-file', str(out)]
+    if na_file is not None: cmd += ['--na-prob-file', str(na_file)]
+    if thresh is not None: cmd.append(f'--na-prob-thresh={thresh!r}')
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, f"official script failed:\n{r.stderr}"
+    return json.loads(out.read_text())
+
+def test_evaluation_files_reproduce_every_metric(valid, tiny, tmp_path):
+    "Each figure of metrics.json is what the official script prints on the files evaluate_qa wrote, by the command metrics.json names."
+    from squad_nb.evaluate import evaluate_qa, REPRODUCE
+    path, d, rows = valid
+    keep = {r['id'] for r in rows[:80]}
+    sub = tmp_path/'sub.json'; sub.write_text(json.dumps(subset_json(d, lambda q: q['id'] in keep)))
+    diffs = sorted(evaluate_qa(tiny, sub, progress=False).result.null_score_diff)
+    ev = evaluate_qa(tiny, sub, tmp_path/'eval', null_threshold=float(diffs[len(diffs)//2]), progress=False)  # abstains on half
+    e = tmp_path/'eval'; m = json.loads((e/'metrics.json').read_text())
+    assert m['reproduce'] == REPRODUCE and 0 < list(json.loads((e/'predictions.json').read_text()).values()).count('') < len(keep)
+    plain = official_on_files(sub, e/'predictions.json', tmp_path/'o1.json')
+    assert_same({k: m[k] for k in plain}, plain)
+    searched = official_on_files(sub, e/'best_spans.json', tmp_path/'o2.json', e/'null_odds.json')
+    assert_same({k: m[k] for k in searched if k.startswith('best_')}, {k: v for k, v in searched.items() if k.startswith('best_')})
+    at_best = official_on_files(sub, e/'best_spans.json', tmp_path/'o3.json', e/'null_odds.json', m['best_threshold'])
+    assert_same(m['at_best_threshold'], at_best)
+    thresholded = official_on_files(sub, e/'predictions.json', tmp_path/'o4.json', e/'null_odds.json')
+    assert thresholded['best_f1'] <= m['best_f1'] + 1e-9   # a search over "" cannot bring abstained spans back

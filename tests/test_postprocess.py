@@ -7,7 +7,8 @@ from datasets import Dataset
 sys.path.insert(0, str(Path(__file__).parent))
 from reference_postprocess import reference_postprocess
 from squad_nb.postprocess import (postprocess_qa_predictions, read_windows, window_candidates, decode_candidates,
-                                  get_predictions, get_null_odds, write_predictions, write_json_atomic)
+                                  get_predictions, get_null_score_diffs, write_predictions)
+from squad_nb.runtime import write_json_atomic
 
 SEED_DIR = Path(__file__).parents[1]/'..'/'shared'/'seed'
 
@@ -123,7 +124,7 @@ def test_no_candidate_gives_empty():
     res = postprocess_qa_predictions(ex, feats, s, e, n_best=1, null_threshold=1e9)
     assert res.prediction == ['', ''] and res['q1']['nbest'] == []
     assert np.isinf(res.null_score_diff).all() and (res.null_score_diff > 0).all() and (res.score == -np.inf).all()
-    assert get_null_odds(res) == {'q1': math.inf, 'q2': math.inf}
+    assert get_null_score_diffs(res) == {'q1': math.inf, 'q2': math.inf}
 
 def test_length_and_order_respected(sample):
     "Every n-best span is, in some window of its example, a context span with end >= start and at most max_answer_length tokens."
@@ -163,7 +164,7 @@ def test_writers(tmp_path, sample):
     res = postprocess_qa_predictions(ex, feats, s, e)
     paths = write_predictions(res, tmp_path/'out')
     assert json.loads(paths['predictions'].read_text()) == get_predictions(res)
-    assert json.loads(paths['null_odds'].read_text()) == get_null_odds(res)
+    assert json.loads(paths['null_score_diff'].read_text()) == get_null_score_diffs(res)
     nb = json.loads(paths['nbest'].read_text())
     assert nb == json.loads(json.dumps(res.nbest())) and set(nb) == set(res)
     # a failed write leaves the previous file intact and no temporary file behind
@@ -175,7 +176,7 @@ def test_writers(tmp_path, sample):
     exh, fh = hand(['q1'])
     no_span = postprocess_qa_predictions(exh, fh, np.where(np.arange(13) == 11, 1., 0)[None], np.where(np.arange(13) == 5, 1., 0)[None], n_best=1)
     p = write_predictions(no_span, tmp_path/'inf')
-    assert 'Infinity' in p['null_odds'].read_text() and json.loads(p['null_odds'].read_text()) == {'q1': math.inf}
+    assert 'Infinity' in p['null_score_diff'].read_text() and json.loads(p['null_score_diff'].read_text()) == {'q1': math.inf}
     assert json.loads(p['predictions'].read_text()) == {'q1': ''} and json.loads(p['nbest'].read_text()) == {'q1': []}
 
 def test_errors():

@@ -21,7 +21,7 @@ import make_practice as mp  # noqa: E402
 import badges  # noqa: E402
 
 NAMES = [p.stem for p in mp.course_notebooks()]
-SLOW = {'04_train', '05_evaluate'}  # each fine-tunes tiny models for half a minute or more
+SLOW = {'07_train'}  # fine-tunes tiny models for half a minute or more
 _SKIP = re.compile(r'^\s*#\|\s*(eval:\s*false|slow|notest)\s*$', re.M | re.I)  # what nbdev_test skips here
 _EXPORT_DIRECTIVE = re.compile(r'^\s*#\|\s*(export[si]?|default_exp)\b', re.M)
 _param = [pytest.param(n, id=f'{n}-slow' if n in SLOW else n) for n in NAMES]
@@ -140,7 +140,7 @@ def _run_practice(path:Path, name:str, stop_after_section:bool):
 
 def test_exercises_cover_every_module():
     "Every notebook that exports a module has functions to write; only the tutorial, which exports nothing, has none."
-    assert sorted(set(NAMES) - set(mp.EXERCISES)) == ['08_tutorial']
+    assert sorted(set(NAMES) - set(mp.EXERCISES)) == ['10_tutorial']
 
 
 @pytest.mark.parametrize('name', [p for p in _param if p.values[0] in mp.EXERCISES])

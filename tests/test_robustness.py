@@ -3,13 +3,15 @@ import copy, json, os, subprocess, sys
 import numpy as np
 import pytest, torch
 from datasets import Dataset
-from transformers import BertConfig, BertForQuestionAnswering, DataCollatorWithPadding
+from transformers import DataCollatorWithPadding
 from transformers.modeling_outputs import QuestionAnsweringModelOutput
 from squad_nb.data import load_squad
 from squad_nb.features import tokenize_dataset
-from squad_nb.postprocess import postprocess_qa_predictions, get_predictions, get_null_odds
+from squad_nb.postprocess import postprocess_qa_predictions, get_predictions, get_null_score_diffs
 from squad_nb.metric import squad_v2_score, threshold_curve
-from squad_nb.train import save_qa_model, score_windows, train_qa
+from squad_nb.inference import score_windows
+from squad_nb.model import QAModel, save_qa_model
+from squad_nb.train import train_qa
 from squad_nb.evaluate import evaluate_qa, predict
 from squad_nb import cli
 from conftest import ROOT
@@ -17,23 +19,14 @@ from conftest import ROOT
 ENV = dict(os.environ, TOKENIZERS_PARALLELISM='false', OMP_NUM_THREADS='1')
 
 @pytest.fixture(scope='module')
-def model(tokenizer):
-    "A tiny random BERT with the MiniLM vocabulary (its answers are noise, but deterministic)."
-    torch.manual_seed(0)
-    return BertForQuestionAnswering(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                                               num_attention_heads=2, intermediate_size=64)).eval()
-
-@pytest.fixture(scope='module')
-def tiny(model, tokenizer, tmp_path_factory):
-    "The tiny model saved as squad_nb saves a trained one."
-    return save_qa_model(model, tokenizer, tmp_path_factory.mktemp('m')/'tiny', dict(null_threshold=0.0, max_length=384, doc_stride=128))
+def model(tiny_model): return tiny_model
 
 # --- streamed evaluation == keeping every window's logits
 
 def all_logits(model, feats, collator, batch_size, width=384):
     "Every window's logits in one [windows, 384] array padded with -100, as `Trainer.predict` gathers them."
     import numpy as np
-    from squad_nb.train import batch_logits   # the batches `infer_windows` forms, so each float equals the streamed run's
+    from squad_nb.inference import batch_logits   # the batches `infer_windows` forms, so each float equals the streamed run's
     s, e = np.full((2, len(feats), width), -100, np.float32)
     for idx, out in batch_logits(model, feats, collator, batch_size, progress=False):
         w = out.start_logits.shape[1]
@@ -50,10 +43,10 @@ def test_streamed_evaluation_equals_all_logits(model, tokenizer):
     full = postprocess_qa_predictions(ds, feats, *all_logits(model, feats, collator, 16))
     assert streamed.result.ids == full.ids == ds['id']
     assert get_predictions(streamed.result) == get_predictions(full)
-    assert get_null_odds(streamed.result) == get_null_odds(full)
+    assert get_null_score_diffs(streamed.result) == get_null_score_diffs(full)
     for k in ('score', 'null_score', 'start_char', 'end_char'): assert np.array_equal(getattr(streamed.result, k), getattr(full, k)), k
     assert streamed.result.nbest() == full.nbest()
-    assert streamed.metrics == squad_v2_score(get_predictions(full), ds, na_probs=get_null_odds(full), na_prob_thresh=0.0)
+    assert streamed.metrics == squad_v2_score(get_predictions(full), ds, null_score_diff=get_null_score_diffs(full), no_answer_threshold=0.0)
 
 # --- subsets with only answerable, or only unanswerable, questions
 
@@ -68,7 +61,7 @@ def test_one_sided_subset_evaluates(tiny, answerable):
         assert {f'{side}_exact', f'{side}_f1', f'{side}_total', 'exact', 'f1', 'best_f1', 'best_f1_thresh'} <= set(m)
         assert not any(k.startswith(other) for k in m) and m[f'{side}_total'] == m['total'] == 12
     assert len(r.report) == 12 and r.report.has_answer.all() == answerable and (~r.report.has_answer).all() != answerable
-    curve = threshold_curve(dict(zip(r.result.ids, r.result.text)), sub, get_null_odds(r.result))   # best spans, as the metric's best_f1
+    curve = threshold_curve(dict(zip(r.result.ids, r.result.text)), sub, get_null_score_diffs(r.result))   # best spans, as the metric's best_f1
     assert list(curve.columns) == ['threshold', 'kept', 'exact', 'f1', f'{side}_exact', f'{side}_f1']
     assert curve.f1.max() == pytest.approx(r.metrics['best_f1'], abs=1e-9)
 
@@ -130,7 +123,7 @@ def test_long_unicode_context_exact_characters(tokenizer, long_squad):
         wins = [o for i, o in zip(feats['example_id'], feats['offset_mapping']) if i == q['id']]
         assert len(wins) >= 5, 'the context must need several windows'
         if q['id'] != 'at1': assert max(x[1] for x in wins[0] if x) < q['context'].index(SPAN), 'span beyond the first window'
-    oracle = (Oracle(*tokenizer.convert_tokens_to_ids(['zurich', '##strom'])), tokenizer, dict(null_threshold=0.0))
+    oracle = QAModel(Oracle(*tokenizer.convert_tokens_to_ids(['zurich', '##strom'])), tokenizer, dict(null_threshold=0.0), False)
     from_file = predict(oracle, data=path)
     from_lists = predict(oracle, [q['question'] for q in qas], [q['context'] for q in qas])
     assert [o['id'] for o in from_file] == [q['id'] for q in qas] and [o['id'] for o in from_lists] == ['q0', 'q1', 'q2']
@@ -150,19 +143,19 @@ def test_long_unicode_context_spans_on_token_boundaries(tiny, tokenizer, long_sq
 
 def test_context_without_tokens(model, tokenizer):
     "A context the tokenizer reduces to nothing (zero-width spaces) is named in a warning and answered ''."
-    with pytest.warns(UserWarning, match="example 'q0' has no tokens"): out = predict((model, tokenizer, {}), 'What is it?', '\u200b\u200b')
+    with pytest.warns(UserWarning, match="example 'q0' has no tokens"): out = predict(QAModel(model, tokenizer, {}, False), 'What is it?', '\u200b\u200b')
     assert out[0]['answer'] == '' and out[0]['no_answer']
 
 def test_several_questions_about_one_context(model, tokenizer):
     "A single context string is shared by every question (never split into characters)."
     ctx = 'Paris is the capital of France.'
-    out = predict((model, tokenizer, {}), ['Where is Paris?', 'What is Paris?'], ctx)
+    out = predict(QAModel(model, tokenizer, {}, False), ['Where is Paris?', 'What is Paris?'], ctx)
     assert len(out) == 2 and all(ctx[o['start']:o['end']] == o['best_span'] and o['best_span'] for o in out)
-    with pytest.raises(ValueError, match='got 2 questions but 3 contexts'): predict((model, tokenizer, {}), ['a?', 'b?'], ['x', 'y', 'z'])
+    with pytest.raises(ValueError, match='got 2 questions but 3 contexts'): predict(QAModel(model, tokenizer, {}, False), ['a?', 'b?'], ['x', 'y', 'z'])
 
 def test_predict_dataset_without_answers(model, tokenizer):
     ds = Dataset.from_dict(dict(id=['x'], question=['Where is Paris?'], context=['Paris is in France.']))
-    assert predict((model, tokenizer, {}), data=ds)[0]['id'] == 'x'
+    assert predict(QAModel(model, tokenizer, {}, False), data=ds)[0]['id'] == 'x'
 
 # --- bad data through the CLI: exit 1, a message naming the item, earlier outputs untouched
 

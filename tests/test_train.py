@@ -1,21 +1,16 @@
 "Training: a run killed with SIGKILL resumes to the same metrics; checkpoints are never half-written; one-sided subsets; checkpoint folders."
 import json, os, signal, subprocess, sys, time, textwrap
 from pathlib import Path
+import logging
 import pytest, torch
-from transformers import BertConfig, BertForQuestionAnswering, Trainer
+from transformers import Trainer
 from squad_nb.data import load_squad
-from squad_nb.features import load_tokenizer
-from squad_nb.train import train_qa, save_qa_model, load_qa_config, _checkpoints
-from squad_nb.evaluate import retrain, evaluate_qa
+from squad_nb.model import load_qa_config
+from squad_nb.train import train_qa, retrain, complete_checkpoints
+from squad_nb.evaluate import evaluate_qa
 from conftest import ROOT
 
 KW = dict(epochs=2, batch_size=8, learning_rate=1e-3, max_train=64, max_eval=24, eval_steps=4, progress=False)
-
-@pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    tok = load_tokenizer('minilm-local'); torch.manual_seed(0)
-    m = BertForQuestionAnswering(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64))
-    return save_qa_model(m, tok, tmp_path_factory.mktemp('m')/'tiny', {})
 
 SCRIPT = textwrap.dedent('''
     import sys, time, json
@@ -43,13 +38,13 @@ def test_sigkill_mid_epoch_then_resume_gives_same_metrics(tiny, tmp_path):
     finally:
         if p.poll() is None: p.kill()
     assert p.returncode == -signal.SIGKILL
-    assert [c.name for c in _checkpoints(out/'checkpoints')][-1] == 'checkpoint-4'
+    assert [c.name for c in complete_checkpoints(out/'checkpoints')][-1] == 'checkpoint-4'
     assert not (out/'config.json').exists(), 'the killed run must not have saved a final model'
     resumed = train_qa(str(tiny), 'sample', out, resume=True, **KW)
     assert resumed.metrics == full.metrics
 
 def test_checkpoint_interrupted_while_saving_is_never_complete(tiny, tmp_path, monkeypatch):
-    "A crash in the middle of writing a checkpoint leaves only a .tmp folder; resume uses the previous complete one."
+    "A crash in the middle of writing a checkpoint leaves a folder without trainer_state.json; resume uses the previous complete one."
     orig = Trainer._save_optimizer_and_scheduler
     def crash(self, output_dir):
         if self.state.global_step == 8: raise RuntimeError('disk full')
@@ -57,13 +52,13 @@ def test_checkpoint_interrupted_while_saving_is_never_complete(tiny, tmp_path, m
     monkeypatch.setattr(Trainer, '_save_optimizer_and_scheduler', crash)
     with pytest.raises(RuntimeError, match='disk full'): train_qa(str(tiny), 'sample', tmp_path/'run', **KW)
     ck = tmp_path/'run'/'checkpoints'
-    assert (ck/'.tmp-checkpoint-8').exists() and not (ck/'checkpoint-8').exists()
-    assert [c.name for c in _checkpoints(ck)] == ['checkpoint-4']
+    assert (ck/'checkpoint-8'/'model.safetensors').exists() and not (ck/'checkpoint-8'/'trainer_state.json').exists()
+    assert [c.name for c in complete_checkpoints(ck)] == ['checkpoint-4']
     monkeypatch.setattr(Trainer, '_save_optimizer_and_scheduler', orig)
     full = train_qa(str(tiny), 'sample', tmp_path/'full', **KW)
     assert train_qa(str(tiny), 'sample', tmp_path/'run', resume=True, **KW).metrics == full.metrics
 
-def test_resume_from_checkpoint_folder_says_step(tiny, tmp_path, capsys):
+def test_resume_from_checkpoint_folder_says_step(tiny, tmp_path, caplog):
     with pytest.raises(RuntimeError):
         from transformers import TrainerCallback
         class Stop(TrainerCallback):
@@ -71,16 +66,16 @@ def test_resume_from_checkpoint_folder_says_step(tiny, tmp_path, capsys):
                 if state.global_step == 6: raise RuntimeError('stop')
         train_qa(str(tiny), 'sample', tmp_path/'run', callbacks=[Stop()], **KW)
     ck = tmp_path/'run'/'checkpoints'/'checkpoint-4'
-    capsys.readouterr()
-    train_qa(str(tiny), 'sample', tmp_path/'run', resume=str(ck), **KW)
-    assert f'resuming from {ck} (step 4)' in capsys.readouterr().out
+    with caplog.at_level(logging.INFO, logger='squad_nb'): train_qa(str(tiny), 'sample', tmp_path/'run', resume=str(ck), **KW)
+    assert f'resuming from {ck} (step 4)' in caplog.text
 
-def test_retrain_from_a_checkpoint_folder(tiny, tmp_path, capsys):
+def test_retrain_from_a_checkpoint_folder(tiny, tmp_path, caplog):
     train_qa(str(tiny), 'sample', tmp_path/'run', keep_checkpoints=True, **KW)
-    ck = _checkpoints(tmp_path/'run'/'checkpoints')[0]
-    r = retrain(ck, 'sample', tmp_path/'from-ckpt', epochs=1, max_train=32, max_eval=24, progress=False)
-    assert f'continuing from checkpoint {ck.name} (step {ck.name.split("-")[1]})' in capsys.readouterr().out
-    assert (tmp_path/'from-ckpt'/'config.json').exists() and r.kept in ('retrained', 'original')
+    ck = complete_checkpoints(tmp_path/'run'/'checkpoints')[0]
+    with caplog.at_level(logging.INFO, logger='squad_nb'):
+        r = retrain(ck, 'sample', tmp_path/'from-ckpt', epochs=1, max_train=32, max_eval=24, progress=False)
+    assert f'continuing from checkpoint {ck.name} (step {ck.name.split("-")[1]})' in caplog.text
+    assert (tmp_path/'from-ckpt'/'config.json').exists() and r.kept == ('retrained' if r.after['best_f1'] > r.before['best_f1'] else 'original')
 
 @pytest.mark.parametrize('answerable', [True, False])
 def test_one_sided_validation_set_trains_and_selects(tiny, tmp_path, answerable):

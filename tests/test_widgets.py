@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from squad_nb.data import load_squad
 from squad_nb.features import prepare_validation_features
-from squad_nb.postprocess import postprocess_qa_predictions, get_predictions, get_null_odds
+from squad_nb.postprocess import postprocess_qa_predictions, get_predictions, get_null_score_diffs
 from squad_nb.metric import qa_report, category_counts
 from squad_nb.widgets import (mark_spans, answer_spans, locate_answer, example_html, window_tokens, windows_html,
                               error_row_html, category_bars_html, error_table_html, static_widget_views, WIDGET_VIEW,
@@ -212,7 +212,7 @@ def sample_run(tokenizer):
         if k % 4 != 3: sl[s] += 5; el[e] += 5     # every 4th window: noise only
         starts.append(sl); ends.append(el)
     res = postprocess_qa_predictions(valid, feats, starts, ends)
-    return valid, res, qa_report(valid, get_predictions(res), get_null_odds(res))
+    return valid, res, qa_report(valid, get_predictions(res), get_null_score_diffs(res))
 
 
 def test_example_browser_static_html_and_controls(sample_run):
@@ -237,7 +237,7 @@ def test_example_browser_static_html_and_controls(sample_run):
 
 def test_example_browser_text_predictions_and_list_rows():
     rows = [SCRIPT, ANSWERABLE, UNANSWERABLE]
-    b = ExampleBrowser(rows, {'q3<x>': 'alert(1)', 'q1': 'France'}, null_odds={'q3<x>': -4.0})
+    b = ExampleBrowser(rows, {'q3<x>': 'alert(1)', 'q1': 'France'}, null_score_diff={'q3<x>': -4.0})
     h = b._repr_mimebundle_()['text/html']
     assert html.escape(SCRIPT['question']) in h and '<script>' not in h and '-4.00' in h
     assert Marks(h).marks == {'gold': [(10, 35)], 'pred': [(18, 26)]}

@@ -1,7 +1,7 @@
 """'Open in Colab', Binder and SageMaker Studio Lab badges for the course notebooks.
 
     python tools/badges.py                          # insert or update the badge cell of every nbs/NN_name.ipynb
-    python tools/badges.py nbs/08_tutorial.ipynb    # ... of the notebooks given
+    python tools/badges.py nbs/10_tutorial.ipynb    # ... of the notebooks given
     python tools/badges.py --check                  # write nothing; exit 1 when a badge cell is missing or stale
 
 The badge cell is a small markdown cell right after the notebook's title cell (`# Title` and `> description`,

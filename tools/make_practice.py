@@ -32,7 +32,7 @@ EXERCISES = {
     '00_data': {
         '_check_answer': "slice `ctx` at `answer_start` for `len(text)` characters; if that is not the text, raise "
                          "SquadFormatError naming `where` with 'points at', adding 'only in case' when only the case differs",
-        '_looks_like_path': "True for names ending in '.json', starting with '.', '/' or '~', holding a backslash, "
+        'looks_like_path': "True for names ending in '.json', starting with '.', '/' or '~', holding a backslash, "
                             "or holding more than one '/'",
         'show_random_elements': "refuse n > len(ds) (the message says 'only <len>'), pick n distinct rows with "
                                 "random.Random(seed).sample, sort them, and return HTML of a DataFrame with answers "
@@ -50,9 +50,7 @@ EXERCISES = {
     '02_postprocess': {
         'get_predictions': "zip `res.ids` with `res.prediction`, or with `res.predict(null_threshold)` when a "
                            "threshold is given",
-        'get_null_odds': "zip `res.ids` with `res.null_score_diff` as Python floats",
-        'write_json_atomic': "json.dump into a tempfile.mkstemp file in the same folder, flush and fsync, "
-                             "then os.replace it over `path`; on any error delete the temporary file and re-raise",
+        'get_null_score_diffs': "zip `res.ids` with `res.null_score_diff` as Python floats",
     },
     '03_metric': {
         'normalize_answer': "lower-case, delete string.punctuation (str.translate), replace the whole words "
@@ -61,25 +59,35 @@ EXERCISES = {
                     "shared (Counter &), then precision, recall and their harmonic mean",
         'best_scores': "drop golds that normalize to '' (use [''] when none is left), then take the max of "
                        "`exact_match` and of `token_f1` over the golds",
-        'apply_threshold': "a dict comprehension: '' where null_odds[k] > thresh, else the predicted text",
+        'apply_threshold': "a dict comprehension: '' where null_score_diff[k] > thresh, else the predicted text",
     },
-    '04_train': {
+    '04_model': {
         '_check_model_folder': "look at the names in `folder`: raise FileNotFoundError for a missing config.json "
-                               "('no config.json'), no *.safetensors, or no tokenizer file ('no tokenizer files')",
-        '_prepare_output': "resume: the folder given, else the last of `_checkpoints(out/'checkpoints')` (error if "
-                           "none); refuse a folder with config.json ('already holds a model') or checkpoints unless "
-                           "overwrite, which deletes it",
-        'load_qa_config': "json.loads the CONFIG_NAME file of `folder`, or {} when it does not exist",
+                               "('no config.json'), no *.safetensors ('no model.safetensors'), or no tokenizer file "
+                               "('no tokenizer files')",
+        'load_qa_config': "json.loads the CONFIG_NAME file of `folder` when it exists; else, for a folder with a "
+                          "trainer_state.json, dict(checkpoint_step=its global_step); else {}",
     },
-    '05_evaluate': {
-        '_load': "`load_qa_model(model_dir)`, warn ('newly initialised') when `model.new_qa_head`, read "
-                 "`load_qa_config`; a bare checkpoint gives dict(checkpoint_step=...) from its trainer_state.json",
+    '05_inference': {
+        'tune_threshold': "score at the official `best_f1_thresh` and at `_below(res.null_score_diff)` (answering "
+                          "nothing) with `_at`; keep answering nothing only when its f1 is higher by more than 1e-9",
+        '_check_threshold': "return `t` when it is the string 'best' or a number (int, float or numpy float); else raise "
+                            "ValueError saying to give a number or 'best'",
+    },
+    '06_evaluate': {
         '_eval_split': "`load_squad` a name or path, take `split` of a DatasetDict (error if absent), keep the first "
                        "`max_rows` rows, refuse 0 questions",
         '_questions': "the `data` file or Dataset when given (its validation split for a DatasetDict); else lists of "
                       "questions and contexts, checked ('the context is empty'), as a Dataset with ids q0, q1...",
     },
-    '06_widgets': {
+    '07_train': {
+        '_prepare_output': "resume: the folder given, else the last of `complete_checkpoints(out/'checkpoints')` (error "
+                           "'no complete checkpoint' if none); without resume, refuse a folder with config.json ('already "
+                           "holds a model') or checkpoints ('unfinished run') unless overwrite; remove nothing",
+        'complete_checkpoints': "the checkpoint-N folders of `folder` whose N is a number and that `_complete` accepts, "
+                                "sorted by N",
+    },
+    '08_widgets': {
         'mark_spans': "refuse unknown kinds and ranges outside the text ('is outside the text of <n> characters'); cut "
                       "the text at every range boundary; merge neighbouring pieces covered by the same kinds; escape "
                       "every piece, wrapping covered ones with `_mark`",
@@ -88,11 +96,17 @@ EXERCISES = {
         'locate_answer': "`context.find(text)` when text is not empty; None when it is empty or not found, "
                          "else (start, start + len(text))",
     },
-    '07_cli': {
+    '09_cli': {
         '_parser': "argparse.ArgumentParser(prog='squad_nb'), add_subparsers(dest='command', required=True), and "
                    "for each command a sub-parser filled by its `_<name>_args` function, its docstring as help",
         'main': "parse `argv`, run `cmd_<command>`; on `_USER_ERRORS` print 'squad_nb <command>: error: <e>' to "
-                "stderr and sys.exit(1); print the result as JSON on rank 0 and return it",
+                "stderr and sys.exit(1); print the result as JSON on the main process and return nothing",
+    },
+    '11_runtime': {
+        'replace_folder': "fsync every path of `staged`; rename an existing `target` to '<name>.old', rename `staged` "
+                          "to `target`, fsync the parent folder, then delete the .old folder; return `target`",
+        'keep_random_state': "save random.getstate(), np.random.get_state() and torch's rng state (and CUDA's when "
+                             "available), yield, and set them all back in a finally block",
     },
 }
 
