@@ -6,7 +6,7 @@
 __all__ = ['cmd_train', 'cmd_evaluate', 'cmd_predict', 'cmd_retrain', 'cmd_demo', 'main']
 
 # %% ../nbs/09_cli.ipynb #a9c6ce97
-import argparse, json, logging, sys, time
+import argparse, contextlib, json, logging, sys, time
 from pathlib import Path
 
 # %% ../nbs/09_cli.ipynb #abfddc4e
@@ -54,19 +54,18 @@ def _predict_args(p):
 
 def _retrain_args(p):
     "Fine-tune a saved model further and keep whichever model has the higher F1."
-    p.add_argument('model', help='saved model folder (or checkpoint folder)')
+    p.add_argument('model', help='saved model folder: squad_nb\'s, a checkpoint, or one saved by Trainer.save_model')
     _data_arg(p)
     p.add_argument('--output', default=None, help='where the better model ends up (default: the model folder itself)')
-    p.add_argument('--epochs', type=float, default=1, help='further epochs (default 1)')
-    p.add_argument('--recipe', default=None, choices=_RECIPES, help='hyper-parameters (default: those saved with the model)')
-    p.add_argument('--learning-rate', type=float, default=None, help='override the learning rate')
-    p.add_argument('--max-train', type=int, default=None); p.add_argument('--max-eval', type=int, default=None)
+    p.add_argument('--recipe', default=None, choices=_RECIPES, help=f'hyper-parameters (default: those saved with the model, else {_RECIPES[0]})')
+    for n, t in _TRAIN_OPTS: p.add_argument(f'--{n.replace("_", "-")}', type=t, help=f'override {n.replace("_", " ")}' + (' (default 1)' * (n == 'epochs')))
 
 def _demo_args(p):
-    "Offline demo on the bundled sample: fine-tune MiniLM, evaluate, save, reload, re-evaluate, retrain, compare."
+    "Offline demo on the bundled sample: train with the starting notebook's recipe, save, reload, evaluate, retrain with the default recipe, keep the better."
     p.add_argument('--output', default='models/squad_nb-demo', help='folder for the demo model (replaced if present)')
-    p.add_argument('--epochs', type=float, default=3, help='epochs of the first training (default 3)')
-    p.add_argument('--retrain-epochs', type=float, default=2, help='further epochs of the retraining (default 2)')
+    p.add_argument('--epochs', type=float, default=1, help="epochs of the first training, with the starting notebook's recipe (default 1)")
+    p.add_argument('--retrain-epochs', type=float, default=5, help='epochs of the retraining, with the default recipe (default 5)')
+    p.add_argument('--verbose', action='store_true', help="show every progress bar, the Trainer's log and transformers' load reports")
     p.add_argument('--model', default='minilm-local', help='model to fine-tune (default: minilm-local, which works offline)')
     p.add_argument('--max-train', type=int, default=None, help='use only the first training questions (quick runs)')
     p.add_argument('--max-eval', type=int, default=None, help='use only the first validation questions (quick runs)')
@@ -122,31 +121,75 @@ def cmd_predict(a) -> dict:
 def cmd_retrain(a) -> dict:
     "Run `retrain` from parsed options."
     from squad_nb.train import retrain
-    r = retrain(a.model, a.data, a.output, epochs=a.epochs, recipe=a.recipe, learning_rate=a.learning_rate, max_train=a.max_train, max_eval=a.max_eval)
+    r = retrain(a.model, a.data, a.output, recipe=a.recipe, **_opts(a, [n for n, _ in _TRAIN_OPTS]))
     if _main_process(): print(f"F1 {r.before['best_f1']:.2f} -> {r.after['best_f1']:.2f}: kept the {r.kept} model in {r.output_dir}")
     return dict(before=r.before, after=r.after, kept=r.kept)
 
 # %% ../nbs/09_cli.ipynb #ce9e77b0
-def _row(name, m) -> str:
-    return f"{name:<32}{m['exact']:>8.2f}{m['f1']:>8.2f}{m['best_f1']:>9.2f}{m['HasAns_f1']:>11.2f}{m['NoAns_f1']:>10.2f}"
+_COLS = ('EM', 'F1', 'best F1', '"no answer" F1', 'HasAns F1 forced', 'kept')
+_WIDTHS = [max(len(c), 6) + 2 for c in _COLS]
+
+def _row(name, m, kept='') -> str:
+    "One line of the demo's table: `name`, then the metrics `m`."
+    floor = 100 * m.get('NoAns_total', 0) / m['total']
+    vals = [f"{m['exact']:.2f}", f"{m['f1']:.2f}", f"{m['best_f1']:.2f}", f'{floor:.2f}', f"{m.get('HasAns_f1_forced', float('nan')):.2f}", kept]
+    return f'{name:<24}' + ''.join(f'{v:>{w}}' for v, w in zip(vals, _WIDTHS))
+
+# %% ../nbs/09_cli.ipynb #27dab948
+def _examples(ev) -> list:
+    "Lines showing a right answer, an abstention and a wrong answer of the evaluation `ev`, each beside its gold answer."
+    r, out = ev.report, []
+    gold = lambda row: ' | '.join(f'"{g}"' for g in row.gold) or 'no answer'
+    picks = (('right', r.category == 'correct'), ('abstained', r.prediction == ''), ('wrong', r.category.isin(['wrong span', 'false answer'])))
+    for name, mask in picks:
+        if not mask.any(): out.append(f'{name:<10} (none among these questions)'); continue
+        row = r[mask].iloc[0]
+        said = f'"{row.prediction}"' if row.prediction else f'no answer (its best span: "{ev.result[row.id]["text"]}")'
+        out.append(f'{name:<10} {row.question}\n{"":<10} answered {said}; gold: {gold(row)}')
+    return out
+
+# %% ../nbs/09_cli.ipynb #3d2434f5
+def _step_bar(desc):
+    "A `TrainerCallback` that shows one progress bar over a run's optimizer steps."
+    from tqdm.auto import tqdm
+    from transformers import TrainerCallback
+    class StepBar(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kw): self.bar = tqdm(total=state.max_steps, desc=desc)
+        def on_step_end(self, args, state, control, **kw): self.bar.update(state.global_step - self.bar.n)
+        def on_train_end(self, args, state, control, **kw): self.bar.close()
+    return StepBar()
+
+@contextlib.contextmanager
+def _quiet_transformers(quiet=True):
+    "Keep transformers' warnings (its load reports) out of the terminal inside the block, restoring its verbosity after."
+    import transformers.utils.logging as tl
+    level = tl.get_verbosity()
+    if quiet: tl.set_verbosity_error()
+    try: yield
+    finally: tl.set_verbosity(level)
 
 # %% ../nbs/09_cli.ipynb #21882805
 def cmd_demo(a) -> dict:
-    "The offline demo: train, evaluate, save, reload, re-evaluate, retrain, compare."
+    "The offline demo: train with the starting notebook's recipe, save, reload, evaluate, retrain with the default recipe, compare."
     from squad_nb.data import load_squad
     from squad_nb.train import train_qa, retrain
     from squad_nb.evaluate import evaluate_qa
     data, out, t0 = load_squad('sample', plausible=True), Path(a.output), time.time()
-    cut = dict(max_train=a.max_train, max_eval=a.max_eval)
-    first = train_qa(a.model, data, out, epochs=a.epochs, overwrite=True, **cut)
-    reloaded = evaluate_qa(out, data, out/'eval', max_rows=a.max_eval).metrics
+    kw = dict(max_train=a.max_train, max_eval=a.max_eval, progress=a.verbose)
+    with _quiet_transformers(not a.verbose):
+        print(f"1/3 training {a.model} with the starting notebook's recipe (full-squad-gpu) for {a.epochs:g} epoch(s), saved in {out}")
+        first = train_qa(a.model, data, out, recipe='full-squad-gpu', epochs=a.epochs, overwrite=True, callbacks=[_step_bar('training')], **kw)
+        print("2/3 loading it back and evaluating it")
+        reloaded = evaluate_qa(out, data, out/'eval', max_rows=a.max_eval, progress=a.verbose).metrics
+        print(f"3/3 retraining it with the default recipe (small-squad-cpu) for {a.retrain_epochs:g} epoch(s)")
+        again = retrain(out, data, epochs=a.retrain_epochs, recipe='small-squad-cpu', callbacks=[_step_bar('retraining')], **kw)
+        final = evaluate_qa(out, data, max_rows=a.max_eval, progress=False)
     same = all(reloaded[k] == first.metrics[k] for k in first.metrics if k != 'loss')
-    again = retrain(out, data, epochs=a.retrain_epochs, **cut)
-    print(f"\n{'':<32}{'EM':>8}{'F1':>8}{'best F1':>9}{'HasAns F1':>11}{'NoAns F1':>10}")
-    for name, m in (('trained, saved', first.metrics), ('loaded back, evaluated', reloaded), ('retrained (+%g epoch)' % a.retrain_epochs, again.after)):
-        print(_row(name, m))
+    print(f"\n{'':<24}" + ''.join(f'{c:>{w}}' for c, w in zip(_COLS, _WIDTHS)))
+    for name, m, kept in (('trained, saved', first.metrics, ''), ('loaded back, evaluated', reloaded, 'yes' if again.kept == 'original' else 'no'),
+                          ('retrained', again.after, 'yes' if again.kept == 'retrained' else 'no')): print(_row(name, m, kept))
     print(f"\nreloaded model gives the same numbers: {same}; kept the {again.kept} model in {again.output_dir}; {time.time() - t0:.0f} s")
-    print("(half of the sample's questions have no answer: answering none scores about 50 F1; more --epochs learn more)")
+    print('\nThree answers of the kept model on validation questions:\n' + '\n'.join(_examples(final)))
     if not same: raise RuntimeError("the reloaded model's metrics differ from those recorded at training")
     return dict(trained=first.metrics, reloaded=reloaded, retrained=again.after, kept=again.kept)
 

@@ -50,6 +50,7 @@ REPRODUCE = {
     'exact, f1, HasAns_*, NoAns_*, total': 'python evaluate-v2.0.py DATA.json predictions.json',
     'best_exact, best_f1 and their thresholds': 'python evaluate-v2.0.py DATA.json best_spans.json --na-prob-file null_odds.json',
     'at_best_threshold': 'python evaluate-v2.0.py DATA.json best_spans.json --na-prob-file null_odds.json --na-prob-thresh <best_threshold>',
+    'HasAns_f1_forced': 'python evaluate-v2.0.py DATA.json best_spans.json (its HasAns_f1)',
 }
 
 # %% ../nbs/06_evaluate.ipynb #ffde05cd

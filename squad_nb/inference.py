@@ -111,5 +111,7 @@ def score_windows(model, examples, features, collator, batch_size=64, n_best=20,
     if tune:  # decoding again at the tuned threshold, with no second forward pass
         thr, metrics = tune_threshold(res, examples, metrics)
         res = decode_candidates(examples, win, cands, max_answer_length, thr)
+    forced = squad_v2_score(dict(zip(res.ids, res.text)), examples)  # every best span given, whatever its null score
+    if 'HasAns_f1' in forced: metrics['HasAns_f1_forced'] = forced['HasAns_f1']
     if loss is not None: metrics['loss'] = loss
     return Scores(res, metrics, loss)

@@ -326,6 +326,7 @@ def retrain(model_dir, # the saved model (or checkpoint) folder to improve
     with hide_progress(not progress): qa = load_qa_model(src)
     if 'checkpoint_step' in qa.config: _logger.info(f"continuing from checkpoint {src.name} (step {qa.config['checkpoint_step']})")
     dd = load_squad(data, plausible=True) if isinstance(data, (str, Path)) else data
+    _splits(dd)  # data without train and validation splits is refused before any work
     before = evaluate_qa(qa, dd, max_rows=max_eval, progress=progress).metrics
     r = recipe or qa.config.get('recipe_settings') or DEFAULT_RECIPE
     staged = staging_folder(target, 'retrain')

@@ -110,3 +110,33 @@ def test_torchrun_two_processes_train(tiny, tmp_path):
     _, o, _ = cli('train', '--model', tiny, '--data', 'sample', '--output', tmp_path/'ddp', '--epochs', 1, '--batch-size', 16,
                   '--max-train', 64, '--max-eval', 24, torchrun=2)
     assert last_json(o) == load_qa_config(tmp_path/'ddp')['metrics']
+
+def test_retrain_a_folder_saved_by_the_trainer(tiny_model, tokenizer, tmp_path):
+    "A folder saved by `Trainer.save_model` (weights, config, tokenizer, no squad_nb.json) evaluates and retrains with another recipe."
+    import shutil
+    from transformers import Trainer, TrainingArguments
+    Trainer(model=tiny_model, args=TrainingArguments(str(tmp_path/'ck'), report_to='none', use_cpu=True), processing_class=tokenizer).save_model(str(tmp_path/'seed'))
+    assert not (tmp_path/'seed'/'squad_nb.json').exists()
+    _, o, _ = cli('evaluate', tmp_path/'seed', '--data', 'sample', '--max-rows', 16)
+    assert last_json(o)['null_threshold'] == 0.0
+    _, o, _ = cli('retrain', tmp_path/'seed', '--data', 'sample', '--output', tmp_path/'out', '--recipe', 'full-squad-gpu', '--epochs', 1,
+                  '--learning-rate', 1e-3, '--max-train', 32, '--max-eval', 16)
+    r = last_json(o)
+    assert r['before']['best_f1'] == last_json(cli('evaluate', tmp_path/'seed', '--data', 'sample', '--max-rows', 16)[1])['best_f1']
+    assert r['kept'] == ('retrained' if r['after']['best_f1'] > r['before']['best_f1'] else 'original')
+    cfg = load_qa_config(tmp_path/'out')
+    if r['kept'] == 'retrained': assert cfg['recipe'] == 'full-squad-gpu' and cfg['recipe_settings']['learning_rate'] == 1e-3 and 'null_threshold' in cfg
+    else: assert cfg == {} and (tmp_path/'out'/'model.safetensors').read_bytes() == (tmp_path/'seed'/'model.safetensors').read_bytes()
+
+@pytest.mark.parametrize('case', ['not-a-model', 'no-validation-split', 'unknown-recipe'])
+def test_retrain_bad_input_names_it_and_keeps_the_model(tiny, tmp_path, case):
+    import shutil
+    model = tmp_path/'m'; shutil.copytree(tiny, model)
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    one_file = ROOT/'squad_nb'/'sample'/'valid.json'
+    args, says = {'not-a-model': ((tmp_path, '--data', 'sample'), f'{tmp_path}: no config.json'),
+                  'no-validation-split': ((model, '--data', one_file), "needs 'train' and 'validation' splits"),
+                  'unknown-recipe': ((model, '--data', 'sample', '--recipe', 'fast'), "argument --recipe: invalid choice: 'fast'")}[case]
+    code, _, err = cli('retrain', *args, check=False)
+    assert code != 0 and says in err and 'Traceback' not in err
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before

@@ -250,3 +250,5 @@ def test_evaluation_files_reproduce_every_metric(valid, tiny, tmp_path):
     assert_same(m['at_best_threshold'], at_best)
     thresholded = official_on_files(sub, e/'predictions.json', tmp_path/'o4.json', e/'null_odds.json')
     assert thresholded['best_f1'] <= m['best_f1'] + 1e-9   # a search over "" cannot bring abstained spans back
+    forced = official_on_files(sub, e/'best_spans.json', tmp_path/'o5.json')
+    assert m['HasAns_f1_forced'] == pytest.approx(forced['HasAns_f1'], rel=0, abs=1e-9)
