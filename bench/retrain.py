@@ -5,7 +5,8 @@
 1. The starting notebook's functions and Trainer settings (../shared/seed: windows padded to 384,
    `default_data_collator`, lr 2e-5, batch 64, weight decay 0.01, 3 epochs scheduled) train all-MiniLM-L6-v2 on
    train.json for `--seed-steps` optimizer steps (16 steps of 64 windows: about a quarter of an epoch), and save it
-   with `Trainer.save_model`: weights, config and tokenizer, no squad_nb.json.
+   with `Trainer.save_model`: weights, config and tokenizer, no squad_nb.json. (`--seed-model` reuses the folder an
+   earlier run saved, to measure another retraining of the same model.)
 2. `squad_nb retrain` that folder with `--recipe small-squad-cpu`, on train.json less its last article, which is the
    validation split: the epoch and the threshold are chosen on that held-out article, so valid.json is scored blind.
    `--max-minutes` caps the retraining's wall clock.
@@ -63,14 +64,16 @@ def row(name, m, eval_dir, valid) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--seed-steps', type=int, default=16, help="the starting notebook's training, in steps of 64 windows (default 16)")
-    ap.add_argument('--epochs', type=float, default=4, help='epochs of the retraining (default 4)')
+    ap.add_argument('--epochs', type=float, default=6, help='epochs of the retraining (default 6)')
     ap.add_argument('--max-minutes', type=float, default=20, help='wall-clock cap of the retraining (default 20)')
+    ap.add_argument('--seed-model', default=None, help="a folder saved by step 1 of an earlier run, to skip that step")
     ap.add_argument('--out', default=None)
     a = ap.parse_args()
     out = Path(a.out or tempfile.mkdtemp()); out.mkdir(parents=True, exist_ok=True)
-    header(f'python bench/retrain.py --seed-steps {a.seed_steps} --epochs {a.epochs:g} --max-minutes {a.max_minutes:g} --out {out}')
+    header(f'python bench/retrain.py --seed-steps {a.seed_steps} --epochs {a.epochs:g} --max-minutes {a.max_minutes:g} --out {out}'
+           + (f' --seed-model {a.seed_model}' if a.seed_model else ''))
     valid = shared('data', 'squad_v2', 'valid.json')
-    t0 = time.time(); seed = seed_model(a.seed_steps, out); seed_secs = time.time() - t0
+    t0 = time.time(); seed = Path(a.seed_model) if a.seed_model else seed_model(a.seed_steps, out); seed_secs = time.time() - t0
     folder, title = split_train(out)
     held = cli('evaluate', seed, '--data', folder/'valid.json', '--output', out/'seed-heldout')
     before = cli('evaluate', seed, '--data', valid, '--threshold', held['best_threshold'], '--output', out/'seed-valid')

@@ -64,7 +64,7 @@ def _demo_args(p):
     "Offline demo on the bundled sample: train with the starting notebook's recipe, save, reload, evaluate, retrain with the default recipe, keep the better."
     p.add_argument('--output', default='models/squad_nb-demo', help='folder for the demo model (replaced if present)')
     p.add_argument('--epochs', type=float, default=1, help="epochs of the first training, with the starting notebook's recipe (default 1)")
-    p.add_argument('--retrain-epochs', type=float, default=5, help='epochs of the retraining, with the default recipe (default 5)')
+    p.add_argument('--retrain-epochs', type=float, default=4, help='epochs of the retraining, with the default recipe (default 4)')
     p.add_argument('--verbose', action='store_true', help="show every progress bar, the Trainer's log and transformers' load reports")
     p.add_argument('--model', default='minilm-local', help='model to fine-tune (default: minilm-local, which works offline)')
     p.add_argument('--max-train', type=int, default=None, help='use only the first training questions (quick runs)')
@@ -137,13 +137,13 @@ def _row(name, m, kept='') -> str:
 
 # %% ../nbs/09_cli.ipynb #27dab948
 def _examples(ev) -> list:
-    "Lines showing a right answer, an abstention and a wrong answer of the evaluation `ev`, each beside its gold answer."
+    "A right answer, an abstention and a wrong answer of the evaluation `ev` (answerable questions first), each beside its gold answer."
     r, out = ev.report, []
     gold = lambda row: ' | '.join(f'"{g}"' for g in row.gold) or 'no answer'
-    picks = (('right', r.category == 'correct'), ('abstained', r.prediction == ''), ('wrong', r.category.isin(['wrong span', 'false answer'])))
+    picks = (('right', r.category == 'correct'), ('abstained', r.prediction == ''), ('wrong', r.category.isin(['wrong span', 'partial', 'false answer'])))
     for name, mask in picks:
         if not mask.any(): out.append(f'{name:<10} (none among these questions)'); continue
-        row = r[mask].iloc[0]
+        row = r[mask & r.has_answer].iloc[0] if (mask & r.has_answer).any() else r[mask].iloc[0]  # an answerable question shows more
         said = f'"{row.prediction}"' if row.prediction else f'no answer (its best span: "{ev.result[row.id]["text"]}")'
         out.append(f'{name:<10} {row.question}\n{"":<10} answered {said}; gold: {gold(row)}')
     return out
