@@ -55,7 +55,8 @@ def test_demo_end_to_end(tiny, tmp_path):
     out = tmp_path/'demo'
     _, o, _ = cli('demo', '--model', tiny, '--output', out, '--epochs', 1, '--retrain-epochs', 1, '--max-train', 48, '--max-eval', 24)
     r = last_json(o)
-    assert 'reloaded model gives the same numbers: True' in o and 'retrained (+1 epoch)' in o
+    assert 'reloaded model gives the same numbers: True' in o and '3/3 retraining it with the default recipe (small-squad-cpu) for 1 epoch(s)' in o
+    assert '"no answer" F1' in o and 'HasAns F1 forced' in o and 'Three answers of the kept model' in o
     assert {k: v for k, v in r['reloaded'].items() if k in r['trained'] and k != 'loss'} == {k: v for k, v in r['trained'].items() if k != 'loss'}
     assert r['kept'] == ('retrained' if r['retrained']['best_f1'] > r['trained']['best_f1'] else 'original')
     assert (out/'config.json').exists() and (out/'eval'/'metrics.json').exists()

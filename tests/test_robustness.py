@@ -46,7 +46,9 @@ def test_streamed_evaluation_equals_all_logits(model, tokenizer):
     assert get_null_score_diffs(streamed.result) == get_null_score_diffs(full)
     for k in ('score', 'null_score', 'start_char', 'end_char'): assert np.array_equal(getattr(streamed.result, k), getattr(full, k)), k
     assert streamed.result.nbest() == full.nbest()
+    forced = streamed.metrics.pop('HasAns_f1_forced')
     assert streamed.metrics == squad_v2_score(get_predictions(full), ds, null_score_diff=get_null_score_diffs(full), no_answer_threshold=0.0)
+    assert forced == squad_v2_score(dict(zip(full.ids, full.text)), ds)['HasAns_f1']
 
 # --- subsets with only answerable, or only unanswerable, questions
 
