@@ -60,7 +60,8 @@ def small_squad_cpu(minutes, out, select_on, **overrides):
         dd = DatasetDict(train=tr.filter(lambda r: r['title'] != last), validation=tr.filter(lambda r: r['title'] == last))
     else: dd = DatasetDict(train=tr, validation=va)
     t0 = time.time()
-    r = train_qa('minilm-local', dd, out/'model', recipe='small-squad-cpu', max_minutes=minutes, overwrite=True, progress=False, **overrides)
+    from squad_nb.train import recipe_settings
+    r = train_qa('minilm-local', dd, out/'model', recipe=recipe_settings('small-squad-cpu', **overrides), max_minutes=minutes, overwrite=True, progress=False)
     secs = time.time() - t0
     ev = evaluate_qa(out/'model', va, out/'eval', progress=False)
     return ev.metrics, dict(train_seconds=round(secs), threshold=r.threshold, selected_on=select_on, diagnostics=diagnostics(ev.result, va),
@@ -72,12 +73,16 @@ def main():
     ap.add_argument('--minutes', type=float, default=35)
     ap.add_argument('--out', default=None)
     ap.add_argument('--select-on', choices=['heldout', 'valid'], default='heldout')
-    ap.add_argument('--overrides', default='{}', help='JSON of train_qa settings, e.g. {"epochs": 6}')
+    ap.add_argument('--overrides', default='{}', help='JSON of recipe settings, e.g. {"epochs": 6} or {"reinit_layers": 1}')
+    ap.add_argument('--threads', type=int, default=None, help='torch threads (default: torch\'s own choice); pin the process with taskset to match')
     a = ap.parse_args()
     out = Path(a.out or tempfile.mkdtemp()); out.mkdir(parents=True, exist_ok=True)
-    header(f'python bench/budget.py --recipe {a.recipe} --minutes {a.minutes:g} --out {out}' + (f' --select-on {a.select_on}' if a.recipe != 'seed-notebook' else ''))
+    if a.threads:
+        import torch; torch.set_num_threads(a.threads)
+    extra = (f" --overrides '{a.overrides}'" if a.overrides != '{}' else '') + (f' --threads {a.threads}' if a.threads else '')
+    header(f'python bench/budget.py --recipe {a.recipe} --minutes {a.minutes:g} --out {out}' + (f' --select-on {a.select_on}' if a.recipe != 'seed-notebook' else '') + extra)
     m, info = seed_notebook(a.minutes, out) if a.recipe == 'seed-notebook' else small_squad_cpu(a.minutes, out, a.select_on, **json.loads(a.overrides))
-    res = dict(recipe=a.recipe, minutes=a.minutes, **info, metrics={k: v for k, v in m.items() if not isinstance(v, dict)})
+    res = dict(recipe=a.recipe, minutes=a.minutes, overrides=json.loads(a.overrides), threads=a.threads, **info, metrics={k: v for k, v in m.items() if not isinstance(v, dict)})
     (out/'metrics.json').write_text(json.dumps(res, indent=1))
     if 'diagnostics' in info: print(f"forced to answer: HasAns F1 {info['diagnostics']['forced_HasAns_f1']:.2f}; "
                                     f"null odds telling unanswerable from answerable: ROC AUC {info['diagnostics']['null_odds_auc']:.3f}")

@@ -102,6 +102,61 @@ def test_package_imports_refused():
     mp._check_imports(cells, '01_features', {'pair_template': 'h'})
 
 
+def _exercise_functions(name) -> dict:
+    "{function: its ast.FunctionDef} of the exercise functions of nbs/<name>.ipynb, read from its export cells."
+    out = {}
+    for c in nbformat.read(mp.NBS/f'{name}.ipynb', as_version=4).cells:
+        if c.cell_type != 'code' or not any(mp._EXPORT.match(l) for l in c.source.splitlines()): continue
+        tree = ast.parse('\n'.join(l for l in c.source.splitlines() if not mp._EXPORT.match(l)))
+        out.update({n.name: n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in mp.EXERCISES[name]})
+    return out
+
+
+@pytest.mark.parametrize('name', sorted(mp.EXERCISES))
+def test_hints_agree_with_their_functions(name):
+    "No hint says a function prints, deletes files, returns a value or raises when its body or docstring says otherwise."
+    fns = _exercise_functions(name)
+    assert sorted(fns) == sorted(mp.EXERCISES[name])
+    problems = [p for f, h in mp.EXERCISES[name].items() for p in mp.hint_problems(fns[f], h)]
+    assert not problems, problems
+
+
+def _fn(src): return ast.parse(src).body[0]
+
+# two hints this project once shipped, each contradicting its function
+OLD_PREPARE = ("resume: the folder given, else the last of `complete_checkpoints(out/'checkpoints')` (error if none); refuse a "
+               "folder with config.json ('already holds a model') or checkpoints unless overwrite, which deletes it")
+OLD_MAIN = ("parse `argv`, run `cmd_<command>`; on `_USER_ERRORS` print 'squad_nb <command>: error: <e>' to stderr and "
+            "sys.exit(1); print the result as JSON on rank 0 and return it")
+
+
+def test_hint_checker_catches_the_old_hints():
+    "The real `_prepare_output` (removing nothing) and `main` (returning nothing) against the hints they once had."
+    prepare, main = _exercise_functions('07_train')['_prepare_output'], _exercise_functions('09_cli')['main']
+    bad = mp.hint_problems(prepare, OLD_PREPARE)
+    assert len(bad) == 2 and 'deletes files, but its body has no rmtree' in bad[0] and 'its docstring says it does not' in bad[1], bad
+    assert mp.hint_problems(main, OLD_MAIN) == ['main: the hint says it returns a value, but its body has no return with a value']
+    with pytest.raises(ValueError, match='the hint of _prepare_output does not agree with it'):
+        mp.practice_notebook(mp.NBS/'07_train.ipynb', exercises={'_prepare_output': OLD_PREPARE})
+
+
+def test_hint_checker_on_planted_hints():
+    "Planted bad hints on hand-made functions are caught, and the same functions pass with hints that agree."
+    quiet = _fn('def report(res, out):\n    "Write `res` as JSON into the folder `out`."\n    (out/"res.json").write_text(json.dumps(res))\n')
+    bad = mp.hint_problems(quiet, "print the result and return it")
+    assert bad == ['report: the hint says it prints, but its body has no print call',
+                   'report: the hint says it returns a value, but its body has no return with a value'], bad
+    assert mp.hint_problems(quiet, "json.dumps `res` into res.json of `out`; return nothing") == []
+    keep = _fn('def tidy(folder):\n    "Check `folder`, removing nothing; its files."\n    if not folder.exists(): raise FileNotFoundError(folder)\n'
+               '    def gone(p): return p.unlink()\n    return sorted(folder.iterdir())\n')
+    bad = mp.hint_problems(keep, "refuse a missing folder, delete the old files and return the rest")
+    assert len(bad) == 2 and all('deletes files' in p for p in bad), bad   # the nested `gone` is not its body
+    assert mp.hint_problems(keep, "refuse a missing folder; return its files, sorted; remove nothing") == []
+    assert mp.hint_problems(keep, "return its files, sorted, and raise nothing") == ["tidy: the hint says it does not ('... nothing'), but its body has a raise"]
+    text = _fn('def clean(s):\n    "Lower-case `s` without punctuation."\n    return s.lower().translate(TABLE)\n')
+    assert mp.hint_problems(text, "lower-case, delete string.punctuation, return the text") == []  # characters, not files
+
+
 def _run_practice(path:Path, name:str, stop_after_section:bool):
     "Run a practice copy cell by cell; return {exercise: cell where its checks failed} and the seconds taken."
     from execnb.shell import CaptureShell, format_exc

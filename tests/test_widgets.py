@@ -1,16 +1,19 @@
 """`squad_nb.widgets` without a kernel: the HTML views (marks at the right characters, escaping, "no answer",
 window overlaps and labels) and the widget classes (controls, and the static HTML they give to pages without a kernel)."""
-import html
+import html, re
 from html.parser import HTMLParser
 import numpy as np
 import pytest
+from matplotlib.colors import to_hex
+import matplotlib.pyplot as plt
 from squad_nb.data import load_squad
-from squad_nb.features import prepare_validation_features
-from squad_nb.postprocess import postprocess_qa_predictions, get_predictions, get_null_score_diffs
-from squad_nb.metric import qa_report, category_counts
+from squad_nb.features import prepare_validation_features, tokenize_dataset
+from squad_nb.postprocess import postprocess_qa_predictions, get_predictions, get_null_score_diffs, sample_logits
+from squad_nb.metric import qa_report, category_counts, plot_categories, CATEGORIES, CATEGORY_COLOURS
+import squad_nb.widgets
 from squad_nb.widgets import (mark_spans, answer_spans, locate_answer, example_html, window_tokens, windows_html,
                               error_row_html, category_bars_html, error_table_html, static_widget_views, WIDGET_VIEW,
-                              ExampleBrowser, WindowViewer, ErrorBrowser)
+                              show_answer, ExampleBrowser, WindowViewer, ErrorBrowser)
 
 CTX = 'The Normans gave their name to Normandy, a region in France.'
 ANSWERABLE = dict(id='q1', title='Normans', context=CTX, question='In what country is Normandy located?',
@@ -104,8 +107,11 @@ def test_example_html_qaresult_entry_false_no_answer():
                         dict(text='Normans', start_char=4, end_char=11, score=2.0, probability=0.3)])
     h = example_html(ANSWERABLE, entry)
     assert Marks(h).marks == {'gold': [(50, 59)], 'best': [(53, 59)]}   # the best span, dashed: not chosen
-    assert '<b>Prediction:</b> <b class="sq-noanswer"' in h and '2.00' in h
+    assert '<b>Prediction:</b> <b class="sq-noanswer"' in h and '2.00' in h and 'threshold' not in h
     assert h.count('<td>✓</td>') == 1 and h.index('<td>✓</td>') < h.index('Normans</td>')
+    assert '2.00 &gt; threshold 1.50' in example_html(ANSWERABLE, entry, null_threshold=1.5)   # above it: no answer
+    assert '2.00 ≤ threshold 2.00' in example_html(ANSWERABLE, entry, null_threshold=2.0)
+    assert 'sq-nbest' not in example_html(ANSWERABLE, entry, max_nbest=0)
 
 
 def test_example_html_unanswerable_says_no_answer():
@@ -128,6 +134,45 @@ def test_example_html_escapes_everything():
 def test_example_html_prediction_not_in_paragraph():
     h = example_html(ANSWERABLE, 'Paris')
     assert '(not found in the paragraph)' in h and Marks(h).marks == {'gold': [(50, 59)]}
+
+
+# ---- one answer, as a page shows it
+
+FALSE_NO_ANSWER = dict(prediction='', text='France', start_char=53, end_char=59, null_score_diff=0.4,
+                       nbest=[dict(text='France', start_char=53, end_char=59, score=3.0, probability=1.0)])
+
+def badge(h): return re.search(r'class="sq-category"[^>]*>([^<]*)<', h).group(1)
+
+
+def test_show_answer_qaresult_entry_abstention():
+    v = show_answer(ANSWERABLE, FALSE_NO_ANSWER, null_threshold=-1.0)
+    h = v.data
+    assert hasattr(v, '_repr_html_') and badge(h) == 'false no-answer' and CATEGORY_COLOURS['false no-answer'] in h
+    assert Marks(h).marks == {'gold': [(50, 59)], 'best': [(53, 59)]}            # the span it found, dashed
+    assert '<b>Prediction:</b> <b class="sq-noanswer"' in h and '0.40 &gt; threshold -1.00' in h
+    assert 'sq-nbest' not in h and 'sq-nbest' in show_answer(ANSWERABLE, FALSE_NO_ANSWER, max_nbest=3).data
+
+
+def test_show_answer_texts_and_report_rows(small):
+    got = [badge(show_answer(ANSWERABLE, t).data) for t in ('France', 'in France', 'region in France', 'Normandy', '')]
+    assert got == ['correct', 'correct', 'partial', 'wrong span', 'false no-answer']
+    assert [badge(show_answer(UNANSWERABLE, t).data) for t in ('', 'Normans')] == ['correct', 'false answer']
+    assert badge(show_answer(ANSWERABLE, 'France', category='partial').data) == 'partial'   # as given
+    h = show_answer(UNANSWERABLE, small.iloc[1], null_threshold=0.0).data       # a report row: its category and null_score_diff
+    assert badge(h) == 'false answer' and '-0.50 ≤ threshold 0.00' in h and Marks(h).marks == {'pred': [(4, 11)]}
+    row = dict(small.iloc[1], null_score_diff=float('nan'))                      # a report without no-answer scores
+    assert 'null_score_diff' not in show_answer(UNANSWERABLE, row).data
+    h = show_answer(SCRIPT, small.iloc[2]).data
+    assert '<script>' not in h and badge(h) == 'false no-answer'
+
+
+def test_one_palette_for_plot_and_html(small):
+    assert squad_nb.widgets.CATEGORY_COLOURS is CATEGORY_COLOURS and list(CATEGORY_COLOURS) == CATEGORIES
+    ax = plot_categories(small)
+    assert [to_hex(b.get_facecolor()) for b in ax.patches] == [CATEGORY_COLOURS[c] for c in reversed(CATEGORIES)]
+    plt.close(ax.figure)
+    h = category_bars_html(small)
+    assert re.findall(r'class="sq-bar" style="background:(#[0-9a-f]{6})', h) == [CATEGORY_COLOURS[c] for c in CATEGORIES]
 
 
 # ---- windows
@@ -266,9 +311,9 @@ def test_error_browser_static_html_and_controls(sample_run, small):
     valid, res, report = sample_run
     e = ErrorBrowser(report, valid, res)
     counts = category_counts(report)
-    first = next(c for c in ['partial', 'wrong span', 'false no-answer', 'false answer'] if counts[c])
-    assert e.category.value == first and e.slider.max + 1 == counts[first]
-    row = report[report.category == first].iloc[0]
+    largest = max(CATEGORIES[1:], key=lambda c: counts[c])      # the first of the largest error categories
+    assert e.category.value == largest and e.slider.max + 1 == counts[largest]
+    row = report[report.category == largest].iloc[0]
     h = e._repr_mimebundle_()['text/html']
     assert html.escape(row['question']) in h and 'class="sq-categories"' in h and 'class="sq-context"' in h
     e.category.value = 'all'
@@ -280,6 +325,32 @@ def test_error_browser_static_html_and_controls(sample_run, small):
     assert 'No question in this category' in e.html()
     e = ErrorBrowser(small)                             # without examples: the report's row only
     assert '<div class="sq-error"' in e.html() and 'sq-context' not in e.html()
+
+
+def test_error_browser_opens_on_the_largest_error_category(small):
+    two_false = qa_report([ANSWERABLE, UNANSWERABLE, dict(UNANSWERABLE, id='q4')], {'q1': 'in France', 'q2': 'Normans', 'q4': 'France'})
+    assert ErrorBrowser(two_false).category.value == 'false answer'                  # 2 false answers, 1 correct
+    assert ErrorBrowser(small).category.value == 'partial'                           # a tie: the first in CATEGORIES
+    assert ErrorBrowser(two_false.iloc[:1]).category.value == 'all'                  # no error: all questions
+    e = ErrorBrowser(small, [ANSWERABLE, UNANSWERABLE, SCRIPT], category='false answer')
+    assert e.category.value == 'false answer' and Marks(e.html()).marks == {'pred': [(4, 11)]}
+    assert ErrorBrowser(small, category='all').slider.max == 2
+    with pytest.raises(ValueError, match="unknown category 'wrong'"): ErrorBrowser(small, category='wrong')
+
+
+def test_error_browser_on_the_shipped_logits(tokenizer):
+    "The real model of the sample's logits, at its own threshold: most of its errors are false no-answers, where it opens."
+    valid = load_squad('sample')['validation']
+    lg = sample_logits('validation')
+    res = postprocess_qa_predictions(valid, tokenize_dataset(valid, tokenizer, train=False, progress=False), lg['start'], lg['end'],
+                                     null_threshold=lg['null_threshold'])
+    report = qa_report(valid, get_predictions(res), get_null_score_diffs(res))
+    e = ErrorBrowser(report, valid, res)
+    counts = category_counts(report)
+    assert e.category.value == 'false no-answer' and counts['false no-answer'] == counts[CATEGORIES[1:]].max()
+    h = e.html()                                        # its first question: the span it found, dashed, and the threshold it lost to
+    r = res[report[report.category == 'false no-answer'].iloc[0]['id']]
+    assert 'sq-best' in h and f"{r['null_score_diff']:.2f} &gt; threshold {lg['null_threshold']:.2f}" in h
 
 
 def test_static_widget_views_processor():

@@ -51,6 +51,8 @@ EXERCISES = {
         'get_predictions': "zip `res.ids` with `res.prediction`, or with `res.predict(null_threshold)` when a "
                            "threshold is given",
         'get_null_score_diffs': "zip `res.ids` with `res.null_score_diff` as Python floats",
+        'null_decision': "the null score is np.minimum.reduceat of `cls_score` at `first`; null_score_diff is null - score, "
+                         "+inf where score is not finite (np.where); return both, and null_score_diff > null_threshold",
     },
     '03_metric': {
         'normalize_answer': "lower-case, delete string.punctuation (str.translate), replace the whole words "
@@ -67,6 +69,8 @@ EXERCISES = {
                                "('no tokenizer files')",
         'load_qa_config': "json.loads the CONFIG_NAME file of `folder` when it exists; else, for a folder with a "
                           "trainer_state.json, dict(checkpoint_step=its global_step); else {}",
+        'qa_loss': "n is the number of tokens; clamp each position tensor to 0..n, take F.cross_entropy of the start "
+                   "logits and of the end logits with ignore_index=n, and return their sum divided by 2",
     },
     '05_inference': {
         'tune_threshold': "score at the official `best_f1_thresh` and at `_below(res.null_score_diff)` (answering "
@@ -86,6 +90,9 @@ EXERCISES = {
                            "holds a model') or checkpoints ('unfinished run') unless overwrite; remove nothing",
         'complete_checkpoints': "the checkpoint-N folders of `folder` whose N is a number and that `_complete` accepts, "
                                 "sorted by N",
+        'keep_better': "when after['best_f1'] is strictly higher than before['best_f1'], replace_folder(staged, target) and "
+                       "return 'retrained'; else remove the staged folder (shutil.rmtree), copy src to target "
+                       "(shutil.copytree, dirs_exist_ok=True) when they are different folders, and return 'original'",
     },
     '08_widgets': {
         'mark_spans': "refuse unknown kinds and ranges outside the text ('is outside the text of <n> characters'); cut "
@@ -152,6 +159,59 @@ def stub_function(src:str, name:str, hint:str) -> str:
     raise_line = f'{indent}raise NotImplementedError("{stub_message(hint)}")\n'
     out = ''.join(lines[:doc.end_lineno]) + raise_line + ''.join(lines[fn.end_lineno:])
     return out if src.endswith('\n') else out.rstrip('\n')
+
+
+# What a hint may say a function does, by verb: (the verbs, what saying them claims, the evidence the body must then
+# hold). A verb followed by "nothing" claims the opposite: then the body must hold no such evidence. A docstring may
+# deny one too ("removing nothing"), and the hint must not claim it then.
+_VERBS = dict(print=(r'print|prints|printing', 'prints', 'print call'),
+              delete=(r'delete|deletes|deleting|remove|removes|removing|rmtree|unlink', 'deletes files', 'rmtree, unlink, remove or rmdir call'),
+              ret=(r'return|returns|returning', 'returns a value', 'return with a value'),
+              raise_=(r'raise|raises|raising|refuse|refuses|refusing', 'raises', 'raise'))
+_FILES = re.compile(r'\b(folder|file|files|directory|checkpoint|checkpoints)\b', re.I)
+
+
+def _claims(text:str, kind:str) -> set:
+    "Whether `text` says the function does `kind` (True), does not (False, the verb followed by 'nothing'), or both."
+    return {not m.group(2) for m in re.finditer(rf'\b({_VERBS[kind][0]})\b(\s+nothing\b)?', text, re.I)}
+
+
+def _own_nodes(fn):
+    "The nodes of a function's body, not those of the functions or classes defined inside it."
+    inner = lambda nodes: [c for c in nodes if not isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    todo = inner(fn.body)
+    while todo:
+        n = todo.pop()
+        yield n
+        todo += inner(ast.iter_child_nodes(n))
+
+
+def _evidence(fn) -> set:
+    "The kinds of action the body of `fn` shows: printing, deleting files, returning a value, raising."
+    out = set()
+    for n in _own_nodes(fn):
+        if isinstance(n, ast.Raise): out.add('raise_')
+        if isinstance(n, ast.Return) and n.value is not None and not (isinstance(n.value, ast.Constant) and n.value.value is None): out.add('ret')
+        if isinstance(n, ast.Call):
+            f = ast.unparse(n.func)
+            if re.search(r'(^|\.)print$', f): out.add('print')
+            if re.search(r'rmtree|unlink|remove|rmdir', f): out.add('delete')
+            if re.search(r'check|fail', f): out.add('raise_')  # a helper that raises for it
+    return out
+
+
+def hint_problems(fn, # the `ast.FunctionDef` of an exercise function
+                  hint:str, # its one-line hint
+                 ) -> list:
+    "How `hint` contradicts the docstring or the body of `fn`: each verb it uses must match what the body does."
+    doc, shown, out = ast.get_docstring(fn) or '', _evidence(fn), []
+    for kind in _VERBS:
+        if kind == 'delete' and not _FILES.search(hint + ' ' + doc): continue  # deleting characters, not files
+        said, denied, (_, does, needs) = _claims(hint, kind), _claims(doc, kind), _VERBS[kind]
+        if True in said and kind not in shown: out.append(f"{fn.name}: the hint says it {does}, but its body has no {needs}")
+        if said == {False} and kind in shown: out.append(f"{fn.name}: the hint says it does not ('... nothing'), but its body has a {needs}")
+        if True in said and denied == {False}: out.append(f"{fn.name}: the hint says it {does}, but its docstring says it does not ('... nothing')")
+    return out
 
 
 def _headings(md:str) -> str:
@@ -233,6 +293,8 @@ def practice_notebook(path, # a course notebook, nbs/NN_name.ipynb
             if tree is None or _function(tree, f) is None: continue
             if f in found: raise ValueError(f"nbs/{name}.ipynb defines {f} twice")
             found[f] = True
+            bad = hint_problems(_function(tree, f), hint)
+            if bad: raise ValueError(f"nbs/{name}.ipynb: the hint of {f} does not agree with it: " + '; '.join(bad))
             if not solved: src = stub_function(src, f, hint)
         cells.append(nbformat.v4.new_code_cell(src, id=cid))
     missing = [f for f in funcs if f not in found]
