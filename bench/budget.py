@@ -12,6 +12,11 @@ Model: all-MiniLM-L6-v2 (offline). Training data: ../shared/data/squad_v2/train.
   plausible answers (`load_squad(..., plausible=True)`, which the recipe learns from). Its epoch and no-answer threshold
   are chosen on a held-out article of train.json (`--select-on heldout`, default) so valid.json is scored blind, or
   on valid.json itself (`--select-on valid`, the usual SQuAD "best F1" reporting).
+Settings on trial are given with --overrides (JSON of recipe settings). To compare settings at equal time while the
+machine does other work, pin each run to one core and one thread, the same for every run:
+
+    taskset -c 1 python bench/budget.py --recipe small-squad-cpu --minutes 35 --threads 1 --overrides '{"synthetic_neg": 0.25}'
+
 Prints the metrics as JSON on the last line and writes them to <out>/metrics.json."""
 import _common  # first: see its docstring
 import argparse, copy, json, tempfile, time

@@ -180,10 +180,10 @@ def cmd_demo(a) -> dict:
         print(f"1/3 training {a.model} with the starting notebook's recipe (full-squad-gpu) for {a.epochs:g} epoch(s), saved in {out}")
         first = train_qa(a.model, data, out, recipe='full-squad-gpu', epochs=a.epochs, overwrite=True, callbacks=[_step_bar('training')], **kw)
         print("2/3 loading it back and evaluating it")
-        reloaded = evaluate_qa(out, data, out/'eval', max_rows=a.max_eval, progress=a.verbose).metrics
+        ev = evaluate_qa(out, data, out/'eval', max_rows=a.max_eval, progress=a.verbose); reloaded = ev.metrics
         print(f"3/3 retraining it with the default recipe (small-squad-cpu) for {a.retrain_epochs:g} epoch(s)")
         again = retrain(out, data, epochs=a.retrain_epochs, recipe='small-squad-cpu', callbacks=[_step_bar('retraining')], **kw)
-        final = evaluate_qa(out, data, max_rows=a.max_eval, progress=False)
+        final = ev if again.kept == 'original' else evaluate_qa(out, data, max_rows=a.max_eval, progress=False)  # answers of the kept model
     same = all(reloaded[k] == first.metrics[k] for k in first.metrics if k != 'loss')
     print(f"\n{'':<24}" + ''.join(f'{c:>{w}}' for c, w in zip(_COLS, _WIDTHS)))
     for name, m, kept in (('trained, saved', first.metrics, ''), ('loaded back, evaluated', reloaded, 'yes' if again.kept == 'original' else 'no'),

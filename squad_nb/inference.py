@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from dataclasses import dataclass
 from .postprocess import read_windows, window_candidates, concat_candidates, decode_candidates, get_null_score_diffs
 from .metric import squad_v2_score
+from .model import answer_logits
 from .runtime import rank_world, gather
 
 # %% ../nbs/05_inference.ipynb #4d1ab644
@@ -36,9 +37,10 @@ def batch_logits(model, # a model with a QA head
     mine = [order[i:i+batch_size] for i in range(0, len(order), batch_size)][rank::world]
     device = next(model.parameters()).device
     model.eval()
+    extra = dict(output_hidden_states=True) if hasattr(model, 'answerability') else {}  # the head reads the CLS vector
     with torch.inference_mode():
         for idx in tqdm(mine, desc='Evaluating', disable=not progress or rank > 0, leave=False):
-            yield idx, model(**_batch(features, idx.tolist(), cols, collator, device))
+            yield idx, model(**_batch(features, idx.tolist(), cols, collator, device), **extra)
 
 # %% ../nbs/05_inference.ipynb #56aa4fcd
 def infer_windows(model, # a model with a QA head
@@ -49,12 +51,14 @@ def infer_windows(model, # a model with a QA head
                   progress=True, # show a progress bar
                   win=None, # the windows' offsets as `read_windows` gives them (read here when not given)
                  ):
-    "Post-processing state of every window (in window order) and the mean loss (None without labels)."
+    "Post-processing state of every window (in window order; an answerability head lowers its null score) and the mean loss (None without labels)."
     win, cands, loss = (read_windows(features) if win is None else win), [], 0.0
     for idx, out in batch_logits(model, features, collator, batch_size, progress, win.lengths):
         if out.loss is not None: loss += out.loss.item() * len(idx)
         ctx = [win.context[win.splits[i]:win.splits[i+1]] for i in idx]
-        cands.append((idx, window_candidates(out.start_logits.float(), out.end_logits.float(), ctx, win.cls_index[idx], n_best)))
+        wc = window_candidates(out.start_logits.float(), out.end_logits.float(), ctx, win.cls_index[idx], n_best)
+        if hasattr(model, 'answerability'): wc.cls_score = wc.cls_score - answer_logits(model, out.hidden_states).float().cpu().numpy()
+        cands.append((idx, wc))
     parts = [c for part in gather(cands) for c in part]
     idx = np.concatenate([i for i, _ in parts]) if parts else np.zeros(0, int)
     assert np.array_equal(np.sort(idx), np.arange(len(win))), 'every window must be evaluated exactly once'

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Sampler
 from datasets import Dataset, concatenate_datasets
 from .data import load_squad
 from .features import tokenize_dataset
-from .model import load_qa_model, save_qa_model, resolve_bf16, set_attention_dropout, device_batch
+from .model import add_answer_head, answer_logits, load_qa_model, save_qa_model, resolve_bf16, set_attention_dropout, device_batch
 from .inference import score_windows
 from .evaluate import evaluate_qa
 from .runtime import hide_progress, keep_random_state, rank_world, replace_folder, staging_folder, write_json_atomic
@@ -33,9 +33,9 @@ _logger = logging.getLogger(__name__)
 # %% ../nbs/07_train.ipynb #3cbb9392
 RECIPES = {
     'small-squad-cpu': dict(learning_rate=2e-4, batch_size=32, epochs=7, weight_decay=0.01, warmup=0.1, max_length=384, doc_stride=128, neg_keep=0.5,
-                            bf16='auto', plausible=1.0, attn_dropout=0.0, reinit_layers=0, layer_lr_decay=1.0, synthetic_neg=0.0),
+                            bf16='auto', plausible=1.0, attn_dropout=0.0, reinit_layers=0, layer_lr_decay=1.0, synthetic_neg=0.0, answer_head=0.0),
     'full-squad-gpu': dict(learning_rate=2e-5, batch_size=64, epochs=3, weight_decay=0.01, warmup=0.0, max_length=384, doc_stride=128, neg_keep=1.0,
-                           bf16=False, plausible=0.0, attn_dropout=None, reinit_layers=0, layer_lr_decay=1.0, synthetic_neg=0.0),
+                           bf16=False, plausible=0.0, attn_dropout=None, reinit_layers=0, layer_lr_decay=1.0, synthetic_neg=0.0, answer_head=0.0),
 }
 DEFAULT_RECIPE = 'small-squad-cpu'
 _RENAMED = {'seed': 'full-squad-gpu', 'recommended': 'small-squad-cpu'}  # the names before 0.2
@@ -156,10 +156,10 @@ def add_unanswerable(train:Dataset, # the training split
 # %% ../nbs/07_train.ipynb #eae5b822
 class QATrainer(Trainer):
     "A `Trainer` that scores SQuAD v2 answers at evaluation, learns from plausible answers, batches by length reproducibly, and can decay learning rates by layer."
-    def __init__(self, *args, eval_examples=None, n_best=20, max_answer_length=30, neg_keep=1.0, plausible=0.0, layer_lr_decay=1.0, **kwargs):
+    def __init__(self, *args, eval_examples=None, n_best=20, max_answer_length=30, neg_keep=1.0, plausible=0.0, layer_lr_decay=1.0, answer_head=0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.eval_examples, self.n_best, self.max_answer_length, self.neg_keep = eval_examples, n_best, max_answer_length, neg_keep
-        self.plausible, self.layer_lr_decay = plausible, layer_lr_decay
+        self.plausible, self.layer_lr_decay, self.answer_head = plausible, layer_lr_decay, answer_head
 
     def create_optimizer(self, model=None):
         if self.layer_lr_decay == 1 or self.optimizer is not None: return super().create_optimizer(model)
@@ -174,10 +174,15 @@ class QATrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         spans = inputs.pop('span_start', None), inputs.pop('span_end', None)
+        if self.answer_head: inputs['output_hidden_states'] = True
         loss, out = super().compute_loss(model, inputs, True, num_items_in_batch)
+        cls = inputs['input_ids'] == self.processing_class.cls_token_id
         if self.plausible and spans[0] is not None:
-            cls = inputs['input_ids'] == self.processing_class.cls_token_id
             loss = loss + self.plausible * plausible_loss(out.start_logits, out.end_logits, inputs['start_positions'], *spans, cls)
+        if self.answer_head:  # the window holds the answer when its start label is not its CLS token
+            has = (cls.float().argmax(1) != inputs['start_positions']).float()
+            z = answer_logits(getattr(model, 'module', model), out.hidden_states)
+            loss = loss + self.answer_head * F.binary_cross_entropy_with_logits(z.float(), has)
         return (loss, out) if return_outputs else loss
 
     def get_train_dataloader(self):
@@ -259,6 +264,7 @@ def _init_model(model, r:dict, seed:int) -> tuple:
     qa = load_qa_model(model) if isinstance(model, (str, Path)) else model
     m, tok = qa[:2]
     if r['reinit_layers'] and getattr(qa, 'new_head', True): reinit_top_layers(m, r['reinit_layers'])  # never a fine-tuned model's layers
+    if r['answer_head'] and not hasattr(m, 'answerability'): add_answer_head(m)
     if r['attn_dropout'] is not None and not set_attention_dropout(m, r['attn_dropout']):
         warnings.warn(f"{type(m).__name__}: no attention layer found whose dropout could be set; attn_dropout ignored")
     return m, tok
@@ -284,7 +290,7 @@ def _trainer(model, tok, args, tw, vw, valid, r, n_best, max_answer_length, max_
     "The `QATrainer` of a run: dynamic padding, the recipe's sampler and loss, the time budget and extra callbacks."
     tr = QATrainer(model=model, args=args, train_dataset=tw, eval_dataset=vw, processing_class=tok,
                    data_collator=DataCollatorWithPadding(tok, pad_to_multiple_of=8), eval_examples=valid, n_best=n_best,
-                   max_answer_length=max_answer_length, neg_keep=r['neg_keep'], plausible=r['plausible'], layer_lr_decay=r['layer_lr_decay'],
+                   max_answer_length=max_answer_length, neg_keep=r['neg_keep'], plausible=r['plausible'], layer_lr_decay=r['layer_lr_decay'], answer_head=r['answer_head'],
                    callbacks=([TimeBudget(max_minutes)] if max_minutes else []) + list(callbacks or []))
     if not progress: tr.remove_callback(PrinterCallback)  # the Trainer prints every log line when its bars are off
     return tr
