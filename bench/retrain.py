@@ -9,7 +9,8 @@
    earlier run saved, to measure another retraining of the same model.)
 2. `squad_nb retrain` that folder with `--recipe small-squad-cpu`, on train.json less its last article, which is the
    validation split: the epoch and the threshold are chosen on that held-out article, so valid.json is scored blind.
-   `--max-minutes` caps the retraining's wall clock.
+   `--max-minutes` caps the retraining's wall clock. Further options are passed to `squad_nb retrain` as they are
+   (e.g. `--learning-rate 3e-4` or `--answer-head 1`), to measure a setting against the recipe.
 3. `squad_nb evaluate` on valid.json, before (the saved model) and after (the kept model), at the threshold chosen
    blind (for the saved model, which has none, the best one on the held-out article; after, the one retrain saved)
    and at the best threshold for valid.json (`best_f1`, the usual SQuAD reporting).
@@ -68,21 +69,21 @@ def main():
     ap.add_argument('--max-minutes', type=float, default=20, help='wall-clock cap of the retraining (default 20)')
     ap.add_argument('--seed-model', default=None, help="a folder saved by step 1 of an earlier run, to skip that step")
     ap.add_argument('--out', default=None)
-    a = ap.parse_args()
+    a, extra = ap.parse_known_args()
     out = Path(a.out or tempfile.mkdtemp()); out.mkdir(parents=True, exist_ok=True)
     header(f'python bench/retrain.py --seed-steps {a.seed_steps} --epochs {a.epochs:g} --max-minutes {a.max_minutes:g} --out {out}'
-           + (f' --seed-model {a.seed_model}' if a.seed_model else ''))
+           + (f' --seed-model {a.seed_model}' if a.seed_model else '') + ''.join(f' {x}' for x in extra))
     valid = shared('data', 'squad_v2', 'valid.json')
     t0 = time.time(); seed = Path(a.seed_model) if a.seed_model else seed_model(a.seed_steps, out); seed_secs = time.time() - t0
     folder, title = split_train(out)
     held = cli('evaluate', seed, '--data', folder/'valid.json', '--output', out/'seed-heldout')
     before = cli('evaluate', seed, '--data', valid, '--threshold', held['best_threshold'], '--output', out/'seed-valid')
     t0 = time.time()
-    rt = cli('retrain', seed, '--data', folder, '--output', out/'retrained', '--recipe', 'small-squad-cpu', '--epochs', a.epochs, '--max-minutes', a.max_minutes)
+    rt = cli('retrain', seed, '--data', folder, '--output', out/'retrained', '--recipe', 'small-squad-cpu', '--epochs', a.epochs, '--max-minutes', a.max_minutes, *extra)
     rt_secs = time.time() - t0
     after = cli('evaluate', out/'retrained', '--data', valid, '--output', out/'retrained-valid')
     rows = [row('saved by the starting notebook', before, out/'seed-valid', valid), row(f'retrained ({rt["kept"]} kept)', after, out/'retrained-valid', valid)]
-    res = dict(seed_steps=a.seed_steps, seed_seconds=round(seed_secs), retrain_seconds=round(rt_secs), heldout_article=title, kept=rt['kept'],
+    res = dict(seed_steps=a.seed_steps, retrain_options=extra, seed_seconds=round(seed_secs), retrain_seconds=round(rt_secs), heldout_article=title, kept=rt['kept'],
                heldout_best_f1=dict(before=rt['before']['best_f1'], after=rt['after']['best_f1']), valid=rows,
                gain_f1_blind=round(rows[1]['f1_blind'] - rows[0]['f1_blind'], 2), gain_best_f1=round(rows[1]['best_f1'] - rows[0]['best_f1'], 2))
     (out/'results.json').write_text(json.dumps(res, indent=1))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 # %% ../nbs/09_cli.ipynb #abfddc4e
 _TRAIN_OPTS = (('learning_rate', float), ('batch_size', int), ('epochs', float), ('weight_decay', float), ('warmup', float), ('neg_keep', float),
-               ('plausible', float), ('attn_dropout', float), ('max_length', int), ('doc_stride', int), ('device_batch_size', int),
+               ('plausible', float), ('attn_dropout', float), ('reinit_layers', int), ('layer_lr_decay', float),
+               ('synthetic_neg', float), ('answer_head', float), ('max_length', int), ('doc_stride', int), ('device_batch_size', int),
                ('eval_steps', int), ('max_minutes', float), ('max_train', int), ('max_eval', int), ('num_proc', int), ('seed', int))  # train_qa's, settable
 
 _RECIPES = ('small-squad-cpu', 'full-squad-gpu')  # squad_nb.train.RECIPES, named here so that --help needs no torch

@@ -327,6 +327,7 @@ def train_qa(model='minilm-local', # hub name, folder, "minilm-local", a `QAMode
              output_dir='models/squad_nb', # where the model and its checkpoints go
              recipe=DEFAULT_RECIPE, # a name in `RECIPES` ("small-squad-cpu" or "full-squad-gpu"), or a dict of settings
              learning_rate=None, batch_size=None, epochs=None, weight_decay=None, warmup=None, neg_keep=None, plausible=None, attn_dropout=None, # override the recipe
+             reinit_layers=None, layer_lr_decay=None, synthetic_neg=None, answer_head=None, # settings on trial (override the recipe)
              max_length=None, doc_stride=None, # window settings (override the recipe)
              device_batch_size=None, # windows per forward pass (default: `device_batch`); gradients accumulate up to `batch_size`
              eval_steps=None, # evaluate and save every this many steps (default: every epoch)
@@ -344,7 +345,8 @@ def train_qa(model='minilm-local', # hub name, folder, "minilm-local", a `QAMode
             ) -> TrainResult:
     "Fine-tune a QA model on SQuAD v2, keep the best evaluation by F1, and save it with its tuned threshold."
     r = recipe_settings(recipe, learning_rate=learning_rate, batch_size=batch_size, epochs=epochs, weight_decay=weight_decay, warmup=warmup,
-                        neg_keep=neg_keep, plausible=plausible, attn_dropout=attn_dropout, max_length=max_length, doc_stride=doc_stride)
+                        neg_keep=neg_keep, plausible=plausible, attn_dropout=attn_dropout, max_length=max_length, doc_stride=doc_stride,
+                        reinit_layers=reinit_layers, layer_lr_decay=layer_lr_decay, synthetic_neg=synthetic_neg, answer_head=answer_head)
     out = Path(output_dir); ckpt = _prepare_output(out, resume, overwrite)
     train, valid = _splits(data, max_train, max_eval)
     _check_plausible(r, train, data)
