@@ -63,7 +63,8 @@ def row(name, m, eval_dir, valid) -> dict:
                 best_f1=round(m['best_f1'], 2), HasAns_f1_forced=round(m.get('HasAns_f1_forced', float('nan')), 2), auc=round(auc(eval_dir, valid), 3))
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # no abbreviations: `--seed 1` is passed on to squad_nb retrain, not taken for --seed-steps or --seed-model
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     ap.add_argument('--seed-steps', type=int, default=16, help="the starting notebook's training, in steps of 64 windows (default 16)")
     ap.add_argument('--epochs', type=float, default=6, help='epochs of the retraining (default 6)')
     ap.add_argument('--max-minutes', type=float, default=20, help='wall-clock cap of the retraining (default 20)')
