@@ -155,7 +155,7 @@ def add_unanswerable(train:Dataset, # the training split
 
 # %% ../nbs/07_train.ipynb #eae5b822
 class QATrainer(Trainer):
-    "A `Trainer` that scores SQuAD v2 answers at evaluation, learns from plausible answers, batches by length reproducibly, and can decay learning rates by layer."
+    "A `Trainer` that scores SQuAD v2 answers at evaluation, learns from plausible answers, batches by length reproducibly, can decay learning rates by layer, and fits its schedule to a `TimeBudget`."
     def __init__(self, *args, eval_examples=None, n_best=20, max_answer_length=30, neg_keep=1.0, plausible=0.0, layer_lr_decay=1.0, answer_head=0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.eval_examples, self.n_best, self.max_answer_length, self.neg_keep = eval_examples, n_best, max_answer_length, neg_keep
@@ -171,7 +171,11 @@ class QATrainer(Trainer):
         self.optimizer = cls([dict(params=ps, lr=self.args.learning_rate * f, weight_decay=self.args.weight_decay if d else 0.0)
                               for (f, d), ps in groups.items()], **kw)
         return self.optimizer
-
+    def create_scheduler(self, num_training_steps, optimizer=None):
+        tb = next((c for c in self.callback_handler.callbacks if isinstance(c, TimeBudget) and c.fit), None)
+        if tb is None or self.lr_scheduler is not None: return super().create_scheduler(num_training_steps, optimizer)
+        self.lr_scheduler = tb.schedule(optimizer or self.optimizer, self.args.get_warmup_steps, num_training_steps)
+        return self.lr_scheduler
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         spans = inputs.pop('span_start', None), inputs.pop('span_end', None)
         if self.answer_head: inputs['output_hidden_states'] = True
@@ -216,13 +220,21 @@ def complete_checkpoints(folder) -> list:
 
 # %% ../nbs/07_train.ipynb #fd512a41
 class TimeBudget(TrainerCallback):
-    "Stop training after `minutes`, evaluating and saving at that step."
-    def __init__(self, minutes:float): self.seconds = minutes * 60
-    def on_train_begin(self, args, state, control, **kwargs): self.t0 = time.monotonic()
+    "Stop training after `minutes`, evaluating and saving at that step; with `fit`, end the learning-rate decay then too."
+    def __init__(self, minutes:float, fit:bool=True): self.seconds, self.fit, self.end = minutes * 60, fit, None
+    def on_train_begin(self, args, state, control, **kwargs): self.t0, self.step0 = time.monotonic(), state.global_step
     def on_step_end(self, args, state, control, **kwargs):
-        if time.monotonic() - self.t0 >= self.seconds:
+        spent, done = time.monotonic() - self.t0, state.global_step - self.step0
+        if self.fit and done >= 10: self.end = state.global_step + round(done * (self.seconds - spent) / spent)  # the last step that fits, at the pace so far
+        if spent >= self.seconds or (self.end is not None and state.global_step >= self.end):
             control.should_training_stop = control.should_evaluate = control.should_save = True
         return control
+    def schedule(self, optimizer, warmup_steps, steps:int):
+        "Linear warm-up (`warmup_steps(n)` of `n` steps), then linear decay to zero at `steps` or at the last step that fits, whichever comes first."
+        def factor(s):
+            end = min(steps, self.end or steps); warm = warmup_steps(end)
+            return s / max(1, warm) if s < warm else max(0.0, (end - s) / max(1, end - warm))
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 # %% ../nbs/07_train.ipynb #89d633a6
 def _prepare_output(out:Path, resume, overwrite):
@@ -286,12 +298,12 @@ def _training_args(out, r, seed, eval_steps, device_batch_size, **kwargs):
         remove_unused_columns=False, **strategy, **kwargs)
 
 # %% ../nbs/07_train.ipynb #e79e46a1
-def _trainer(model, tok, args, tw, vw, valid, r, n_best, max_answer_length, max_minutes, callbacks, progress) -> QATrainer:
+def _trainer(model, tok, args, tw, vw, valid, r, n_best, max_answer_length, max_minutes, callbacks, progress, fit_schedule=True) -> QATrainer:
     "The `QATrainer` of a run: dynamic padding, the recipe's sampler and loss, the time budget and extra callbacks."
     tr = QATrainer(model=model, args=args, train_dataset=tw, eval_dataset=vw, processing_class=tok,
                    data_collator=DataCollatorWithPadding(tok, pad_to_multiple_of=8), eval_examples=valid, n_best=n_best,
                    max_answer_length=max_answer_length, neg_keep=r['neg_keep'], plausible=r['plausible'], layer_lr_decay=r['layer_lr_decay'], answer_head=r['answer_head'],
-                   callbacks=([TimeBudget(max_minutes)] if max_minutes else []) + list(callbacks or []))
+                   callbacks=([TimeBudget(max_minutes, fit_schedule and rank_world()[1] == 1)] if max_minutes else []) + list(callbacks or []))  # one clock per process: only a single process fits its schedule
     if not progress: tr.remove_callback(PrinterCallback)  # the Trainer prints every log line when its bars are off
     return tr
 
@@ -331,7 +343,7 @@ def train_qa(model='minilm-local', # hub name, folder, "minilm-local", a `QAMode
              max_length=None, doc_stride=None, # window settings (override the recipe)
              device_batch_size=None, # windows per forward pass (default: `device_batch`); gradients accumulate up to `batch_size`
              eval_steps=None, # evaluate and save every this many steps (default: every epoch)
-             max_minutes=None, # stop after this many minutes (evaluating and saving first)
+             max_minutes=None, fit_schedule=True, # stop after this many minutes (evaluating and saving first), the learning rate decaying to zero by then (unless fit_schedule=False)
              resume=False, # True: continue from the last complete checkpoint in `output_dir`; or a checkpoint folder
              overwrite=False, # replace a model already in `output_dir`
              n_best=20, max_answer_length=30, # post-processing settings
@@ -357,7 +369,7 @@ def train_qa(model='minilm-local', # hub name, folder, "minilm-local", a `QAMode
         if overwrite and not resume: shutil.rmtree(out/'checkpoints', ignore_errors=True)  # only now: every setting has been checked
         training_args.setdefault('bf16', resolve_bf16(r['bf16']))
         args = _training_args(out, r, seed, eval_steps, device_batch_size, disable_tqdm=not progress, **training_args)
-        tr = _trainer(m, tok, args, tw, vw, valid, r, n_best, max_answer_length, max_minutes, callbacks, progress)
+        tr = _trainer(m, tok, args, tw, vw, valid, r, n_best, max_answer_length, max_minutes, callbacks, progress, fit_schedule)
         if ckpt: _logger.info(f"resuming from {ckpt} (step {json.loads((Path(ckpt)/'trainer_state.json').read_text())['global_step']})")
         tr.train(resume_from_checkpoint=ckpt)
         info = dict(recipe=_recipe_name(recipe), base_model=str(getattr(m.config, '_name_or_path', '')), seed=seed)

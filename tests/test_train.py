@@ -3,7 +3,7 @@ import json, os, signal, subprocess, sys, time, textwrap
 from pathlib import Path
 import logging
 import pytest, torch
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from squad_nb.data import load_squad
 from squad_nb.model import load_qa_config
 from squad_nb.train import train_qa, retrain, complete_checkpoints
@@ -91,3 +91,15 @@ def test_mixed_precision_run_records_the_numbers_the_saved_model_gives(tiny, tmp
     r = train_qa(str(tiny), 'sample', tmp_path/'bf16', bf16=True, **KW)
     ev = evaluate_qa(tmp_path/'bf16', 'sample', max_rows=KW['max_eval'], progress=False).metrics
     assert {k: ev[k] for k in r.metrics if k != 'loss'} == {k: v for k, v in r.metrics.items() if k != 'loss'}
+
+class LastLR(TrainerCallback):
+    "Records the learning rate after every step, taking 0.2 s more per step."
+    def __init__(self): self.lrs = []
+    def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs): time.sleep(0.2); self.lrs.append(lr_scheduler.get_last_lr()[0])
+
+@pytest.mark.parametrize('fit', [True, False])
+def test_time_budget_ends_the_schedule_when_the_time_runs_out(tiny, tmp_path, fit):
+    cb = LastLR()  # 0.2 s a step, and evaluations: fewer than 60 of the 160 planned steps fit in 6 seconds
+    train_qa(str(tiny), 'sample', tmp_path/'m', **dict(KW, epochs=20, eval_steps=8), max_minutes=0.1, fit_schedule=fit, callbacks=[cb])
+    assert 10 < len(cb.lrs) < 60, len(cb.lrs)
+    assert (cb.lrs[-1] < 0.15 * max(cb.lrs)) if fit else (cb.lrs[-1] > 0.5 * max(cb.lrs)), cb.lrs
