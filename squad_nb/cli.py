@@ -15,6 +15,8 @@ _TRAIN_OPTS = (('learning_rate', float), ('batch_size', int), ('epochs', float),
                ('synthetic_neg', float), ('answer_head', float), ('max_length', int), ('doc_stride', int), ('device_batch_size', int),
                ('eval_steps', int), ('max_minutes', float), ('max_train', int), ('max_eval', int), ('num_proc', int), ('seed', int))  # train_qa's, settable
 
+_HELP = {'max_minutes': 'stop training after this many minutes, the learning rate decaying to zero by then'}  # where "override ..." says too little
+
 _RECIPES = ('small-squad-cpu', 'full-squad-gpu')  # squad_nb.train.RECIPES, named here so that --help needs no torch
 
 def _data_arg(p, default=None):
@@ -29,7 +31,7 @@ def _train_args(p):
     _data_arg(p, 'sample')
     p.add_argument('--output', default='models/squad_nb', help='output folder (default: models/squad_nb)')
     p.add_argument('--recipe', default=_RECIPES[0], choices=_RECIPES, help=f"hyper-parameters, named after where they were tuned (default: {_RECIPES[0]})")
-    for n, t in _TRAIN_OPTS: p.add_argument(f'--{n.replace("_", "-")}', type=t, help=f'override {n.replace("_", " ")}')
+    for n, t in _TRAIN_OPTS: p.add_argument(f'--{n.replace("_", "-")}', type=t, help=_HELP.get(n, f'override {n.replace("_", " ")}'))
     p.add_argument('--resume', nargs='?', const=True, default=False, help='continue from the last checkpoint in --output, or from the checkpoint folder given')
     p.add_argument('--overwrite', action='store_true', help='replace a model already in --output')
     p.add_argument('--bf16', action='store_true', help='bfloat16 mixed precision (GPUs, and CPUs that support it)')
@@ -59,7 +61,7 @@ def _retrain_args(p):
     _data_arg(p)
     p.add_argument('--output', default=None, help='where the better model ends up (default: the model folder itself)')
     p.add_argument('--recipe', default=None, choices=_RECIPES, help=f'hyper-parameters (default: those saved with the model, else {_RECIPES[0]})')
-    for n, t in _TRAIN_OPTS: p.add_argument(f'--{n.replace("_", "-")}', type=t, help=f'override {n.replace("_", " ")}' + (' (default 1)' * (n == 'epochs')))
+    for n, t in _TRAIN_OPTS: p.add_argument(f'--{n.replace("_", "-")}', type=t, help=_HELP.get(n, f'override {n.replace("_", " ")}') + (' (default 1)' * (n == 'epochs')))
 
 def _demo_args(p):
     "Offline demo on the bundled sample: train with the starting notebook's recipe, save, reload, evaluate, retrain with the default recipe, keep the better."
