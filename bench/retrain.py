@@ -10,8 +10,9 @@
 2. `squad_nb retrain` that folder with `--recipe small-squad-cpu`, on train.json less its last article, which is the
    validation split: the epoch and the threshold are chosen on that held-out article, so valid.json is scored blind.
    `--max-minutes` is the training's wall-clock budget (default 19, so that with loading and evaluating the whole
-   retraining stays within 20 minutes): its learning-rate schedule is fitted to end then. Further options are passed to `squad_nb retrain` as they are
-   (e.g. `--learning-rate 3e-4` or `--answer-head 1`), to measure a setting against the recipe.
+   retraining stays within 20 minutes): its learning-rate schedule is fitted to end then. Further options are passed
+   to `squad_nb retrain` as they are (e.g. `--learning-rate 3e-4` or `--answer-head 1`), to measure a setting against
+   the recipe.
 3. `squad_nb evaluate` on valid.json, before (the saved model) and after (the kept model), at the threshold chosen
    blind (for the saved model, which has none, the best one on the held-out article; after, the one retrain saved)
    and at the best threshold for valid.json (`best_f1`, the usual SQuAD reporting).

@@ -222,7 +222,7 @@ def complete_checkpoints(folder) -> list:
 class TimeBudget(TrainerCallback):
     "Stop training after `minutes`, evaluating and saving at that step; with `fit`, end the learning-rate decay then too."
     def __init__(self, minutes:float, fit:bool=True): self.seconds, self.fit, self.end = minutes * 60, fit, None
-    def on_train_begin(self, args, state, control, **kwargs): self.t0, self.step0 = time.monotonic(), state.global_step
+    def on_train_begin(self, args, state, control, **kwargs): self.t0, self.step0, self.end = time.monotonic(), state.global_step, None
     def on_step_end(self, args, state, control, **kwargs):
         spent, done = time.monotonic() - self.t0, state.global_step - self.step0
         if self.fit and done >= 10: self.end = state.global_step + round(done * (self.seconds - spent) / spent)  # the last step that fits, at the pace so far
@@ -231,7 +231,7 @@ class TimeBudget(TrainerCallback):
         return control
     def schedule(self, optimizer, warmup_steps, steps:int):
         "Linear warm-up (`warmup_steps(n)` of `n` steps), then linear decay to zero at `steps` or at the last step that fits, whichever comes first."
-        def factor(s):
+        def factor(s):  # not transformers' linear schedule: that one fixes its end when it is made
             end = min(steps, self.end or steps); warm = warmup_steps(end)
             return s / max(1, warm) if s < warm else max(0.0, (end - s) / max(1, end - warm))
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
