@@ -9,7 +9,7 @@ small-squad-cpu recipe trains it (bfloat16 where the hardware has it, attention 
 passes after a warm-up one, the two kernels taking turns `--repeats` times. The last column is the share of train.json's
 windows longer than the row above's length and at most the row's, to weigh the rows."""
 import _common  # first: see its docstring
-import argparse, time
+import argparse
 import numpy as np, torch
 from _common import *
 import transformers
@@ -23,12 +23,11 @@ LENGTHS = (128, 192, 256, 384)
 
 def pass_seconds(model, batch, bf16) -> float:
     "Best seconds of one forward and backward pass, over 4 after a warm-up."
-    ts = []
-    for _ in range(5):
-        t = time.perf_counter()
+    def step():
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16): loss = model(**batch).loss
-        loss.backward(); model.zero_grad(); ts.append(time.perf_counter() - t)
-    return min(ts[1:])
+        loss.backward(); model.zero_grad()
+    step()
+    return best_time(step, repeats=4)[0]
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
