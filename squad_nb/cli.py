@@ -25,13 +25,18 @@ def _data_arg(p, default=None):
     if default is None: p.add_argument('--data', required=True, help=h)
     else: p.add_argument('--data', default=default, help=f"{h} (default: {default})")
 
+def _recipe_opts(p, epochs_default=''):
+    "The options that override the recipe (train_qa's keyword arguments), for `train` and `retrain`."
+    for n, t in _TRAIN_OPTS: p.add_argument(f'--{n.replace("_", "-")}', type=t, help=_HELP.get(n, f'override {n.replace("_", " ")}') + epochs_default * (n == 'epochs'))
+    p.add_argument('--no-fit-schedule', dest='fit_schedule', action='store_false', help="with --max-minutes: stop on time, but keep the recipe's learning-rate schedule")
+
 def _train_args(p):
     "Fine-tune a QA model and save it with its tuned no-answer threshold."
     p.add_argument('--model', default='minilm-local', help="hub name, local folder, or 'minilm-local' (offline, needs squad_nb[demo])")
     _data_arg(p, 'sample')
     p.add_argument('--output', default='models/squad_nb', help='output folder (default: models/squad_nb)')
     p.add_argument('--recipe', default=_RECIPES[0], choices=_RECIPES, help=f"hyper-parameters, named after where they were tuned (default: {_RECIPES[0]})")
-    for n, t in _TRAIN_OPTS: p.add_argument(f'--{n.replace("_", "-")}', type=t, help=_HELP.get(n, f'override {n.replace("_", " ")}'))
+    _recipe_opts(p)
     p.add_argument('--resume', nargs='?', const=True, default=False, help='continue from the last checkpoint in --output, or from the checkpoint folder given')
     p.add_argument('--overwrite', action='store_true', help='replace a model already in --output')
     p.add_argument('--bf16', action='store_true', help='bfloat16 mixed precision (GPUs, and CPUs that support it)')
@@ -61,7 +66,7 @@ def _retrain_args(p):
     _data_arg(p)
     p.add_argument('--output', default=None, help='where the better model ends up (default: the model folder itself)')
     p.add_argument('--recipe', default=None, choices=_RECIPES, help=f'hyper-parameters (default: those saved with the model, else {_RECIPES[0]})')
-    for n, t in _TRAIN_OPTS: p.add_argument(f'--{n.replace("_", "-")}', type=t, help=_HELP.get(n, f'override {n.replace("_", " ")}') + (' (default 1)' * (n == 'epochs')))
+    _recipe_opts(p, ' (default 1)')
 
 def _demo_args(p):
     "Offline demo on the bundled sample: train with the starting notebook's recipe, save, reload, evaluate, retrain with the default recipe, keep the better."
@@ -99,7 +104,7 @@ def cmd_train(a) -> dict:
     from squad_nb.train import train_qa
     kw = _opts(a, [n for n, _ in _TRAIN_OPTS])
     if a.bf16: kw['bf16'] = True
-    r = train_qa(a.model, a.data, a.output, recipe=a.recipe, resume=a.resume, overwrite=a.overwrite, **kw)
+    r = train_qa(a.model, a.data, a.output, recipe=a.recipe, resume=a.resume, overwrite=a.overwrite, fit_schedule=a.fit_schedule, **kw)
     if _main_process(): print(f"saved to {r.output_dir} (no-answer threshold {r.threshold:.3f})")
     return r.metrics
 
@@ -124,7 +129,7 @@ def cmd_predict(a) -> dict:
 def cmd_retrain(a) -> dict:
     "Run `retrain` from parsed options."
     from squad_nb.train import retrain
-    r = retrain(a.model, a.data, a.output, recipe=a.recipe, **_opts(a, [n for n, _ in _TRAIN_OPTS]))
+    r = retrain(a.model, a.data, a.output, recipe=a.recipe, fit_schedule=a.fit_schedule, **_opts(a, [n for n, _ in _TRAIN_OPTS]))
     if _main_process(): print(f"F1 {r.before['best_f1']:.2f} -> {r.after['best_f1']:.2f}: kept the {r.kept} model in {r.output_dir}")
     return dict(before=r.before, after=r.after, kept=r.kept)
 

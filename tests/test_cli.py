@@ -1,6 +1,7 @@
 "The command line: every sub-command on a tiny model, clear errors with a non-zero exit, and torchrun with two processes."
 import json, os, subprocess, sys
 from pathlib import Path
+from types import SimpleNamespace
 import pytest
 from squad_nb.model import load_qa_config
 from conftest import ROOT
@@ -141,3 +142,16 @@ def test_retrain_bad_input_names_it_and_keeps_the_model(tiny, tmp_path, case):
     code, _, err = cli('retrain', *args, check=False)
     assert code != 0 and says in err and 'Traceback' not in err
     assert {p.name: p.read_bytes() for p in model.iterdir()} == before
+
+def test_no_fit_schedule_reaches_train_qa_and_retrain(monkeypatch):
+    "`--no-fit-schedule` is passed on as fit_schedule=False (and its absence as True) by `train` and `retrain`."
+    import squad_nb.train as T
+    from squad_nb.cli import _parser, cmd_train, cmd_retrain
+    seen = []
+    res = SimpleNamespace(output_dir='o', threshold=0.0, metrics={}, before={'best_f1': 0.0}, after={'best_f1': 0.0}, kept='original')
+    monkeypatch.setattr(T, 'train_qa', lambda *a, **kw: seen.append(kw['fit_schedule']) or res)
+    monkeypatch.setattr(T, 'retrain', lambda *a, **kw: seen.append(kw['fit_schedule']) or res)
+    cmd_train(_parser().parse_args(['train', '--max-minutes', '5', '--no-fit-schedule']))
+    cmd_train(_parser().parse_args(['train', '--max-minutes', '5']))
+    cmd_retrain(_parser().parse_args(['retrain', 'm', '--data', 'd', '--max-minutes', '5', '--no-fit-schedule']))
+    assert seen == [False, True, False]
