@@ -98,13 +98,17 @@ def _opts(a, names) -> dict:
     "The options `names` that were given on the command line, as keyword arguments."
     return {n: getattr(a, n) for n in names if getattr(a, n, None) is not None}
 
+def _recipe_kwargs(a) -> dict:
+    "The options `_recipe_opts` added, as `train_qa` keyword arguments: those given, and fit_schedule."
+    return dict(_opts(a, [n for n, _ in _TRAIN_OPTS]), fit_schedule=a.fit_schedule)
+
 # %% ../nbs/09_cli.ipynb #ce8a0ed4
 def cmd_train(a) -> dict:
     "Run `train_qa` from parsed options."
     from squad_nb.train import train_qa
-    kw = _opts(a, [n for n, _ in _TRAIN_OPTS])
+    kw = _recipe_kwargs(a)
     if a.bf16: kw['bf16'] = True
-    r = train_qa(a.model, a.data, a.output, recipe=a.recipe, resume=a.resume, overwrite=a.overwrite, fit_schedule=a.fit_schedule, **kw)
+    r = train_qa(a.model, a.data, a.output, recipe=a.recipe, resume=a.resume, overwrite=a.overwrite, **kw)
     if _main_process(): print(f"saved to {r.output_dir} (no-answer threshold {r.threshold:.3f})")
     return r.metrics
 
@@ -129,7 +133,7 @@ def cmd_predict(a) -> dict:
 def cmd_retrain(a) -> dict:
     "Run `retrain` from parsed options."
     from squad_nb.train import retrain
-    r = retrain(a.model, a.data, a.output, recipe=a.recipe, fit_schedule=a.fit_schedule, **_opts(a, [n for n, _ in _TRAIN_OPTS]))
+    r = retrain(a.model, a.data, a.output, recipe=a.recipe, **_recipe_kwargs(a))
     if _main_process(): print(f"F1 {r.before['best_f1']:.2f} -> {r.after['best_f1']:.2f}: kept the {r.kept} model in {r.output_dir}")
     return dict(before=r.before, after=r.after, kept=r.kept)
 
