@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 TORCH := torch==2.13.0
 N_WORKERS ?= 2
 
-.PHONY: test demo install-dev install-demo export-check clean-check nbtest pytest nbtest-slow docs-check readme bench
+.PHONY: test demo install-dev install-demo lint export-check clean-check nbtest pytest nbtest-slow docs-check readme bench
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -25,8 +25,12 @@ install-demo: $(PY)
 demo: install-demo
 	$(BIN)/squad_nb demo
 
-# The tests: notebooks and module agree, notebooks are clean, notebooks run as tests, then pytest
-test: install-dev export-check clean-check nbtest pytest
+# The tests: line length, notebooks and module agree, notebooks are clean, notebooks run as tests, then pytest
+test: install-dev lint export-check clean-check nbtest pytest
+
+# Lines of at most 119 characters in squad_nb/, tools/ and bench/ (ruff's E501; nbdev's generated lines excepted)
+lint:
+	$(PY) tools/lint.py
 
 export-check:
 	$(BIN)/nbdev_export

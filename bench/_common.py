@@ -36,4 +36,5 @@ def best_time(fn, repeats=3):
 def header(cmd):
     import torch, transformers
     print(f"$ {cmd}")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, transformers {transformers.__version__}")
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"transformers {transformers.__version__}")

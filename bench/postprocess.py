@@ -11,7 +11,8 @@ import os, sys
 from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # run as a script, bench/ comes first on sys.path: keep its files from shadowing modules of the standard library
-sys.path = [str(ROOT), str(ROOT/'tests'), str(ROOT/'..'/'shared'/'seed')] + [p for p in sys.path if Path(p or '.').resolve() != ROOT/'bench']
+sys.path = ([str(ROOT), str(ROOT/'tests'), str(ROOT/'..'/'shared'/'seed')]
+            + [p for p in sys.path if Path(p or '.').resolve() != ROOT/'bench'])
 import argparse, gc, time
 import numpy as np, pyarrow as pa, pyarrow.compute as pc
 import datasets
@@ -21,10 +22,11 @@ from seed_reference import make_seed_fns
 from reference_postprocess import reference_postprocess
 from squad_nb.data import load_squad
 from squad_nb.features import load_tokenizer, tokenize_dataset
-from squad_nb.postprocess import postprocess_qa_predictions, get_predictions, get_null_score_diffs, read_windows, window_candidates
+from squad_nb.postprocess import (postprocess_qa_predictions, get_predictions, get_null_score_diffs, read_windows,
+                                  window_candidates)
 
 def best_of(f, n):
-    "Best wall time of `n` calls of `f`, in seconds, and its last result (garbage collection paused while timing, as `timeit` does)."
+    "Best wall time of `n` calls of `f` in seconds, and its last result (garbage collection paused, as `timeit` does)."
     best = float('inf')
     gc.collect(); gc.disable()
     try:
@@ -42,8 +44,9 @@ def same_as_reference(res, ref):
     "Number of examples whose answer, scores, characters and n-best list equal the reference's."
     keys = ('text', 'score', 'start_char', 'end_char', 'null_score', 'null_score_diff', 'prediction')
     strip = lambda nb: [(c['text'], c['start_char'], c['end_char'], c['score']) for c in nb]
+    probs = lambda nb: [c['probability'] for c in nb]
     return sum(all(res[i][k] == ref[i][k] for k in keys) and strip(res[i]['nbest']) == strip(ref[i]['nbest'])
-               and np.allclose([c['probability'] for c in res[i]['nbest']], [c['probability'] for c in ref[i]['nbest']], rtol=1e-9, atol=0)
+               and np.allclose(probs(res[i]['nbest']), probs(ref[i]['nbest']), rtol=1e-9, atol=0)
                for i in ref)
 
 def copies(examples, feats, s, e, n):
@@ -52,7 +55,8 @@ def copies(examples, feats, s, e, n):
     def suffixed(ds, col):
         t = ds.data.table
         return pa.concat_tables([t.set_column(t.column_names.index(col), col,
-                                              pc.binary_join_element_wise(t.column(col), pa.scalar(f'#{r}'), '')) for r in range(n)])
+                                              pc.binary_join_element_wise(t.column(col), pa.scalar(f'#{r}'), ''))
+                                 for r in range(n)])
     return (Dataset(InMemoryTable(suffixed(examples, 'id'))), Dataset(InMemoryTable(suffixed(feats, 'example_id'))),
             np.tile(s, (n, 1)), np.tile(e, (n, 1)))
 
@@ -70,19 +74,22 @@ def main():
     seed_feats = examples.map(seed_prepare, batched=True, remove_columns=examples.column_names)   # padded to 384
     W = len(feats)
     assert len(seed_feats) == W and seed_feats['example_id'] == feats['example_id'], 'the two tokenizations differ'
-    assert all(so[:len(o)] == o and not any(so[len(o):]) for so, o in zip(seed_feats['offset_mapping'], feats['offset_mapping']))
+    assert all(so[:len(o)] == o and not any(so[len(o):])
+               for so, o in zip(seed_feats['offset_mapping'], feats['offset_mapping']))
     rng = np.random.default_rng(a.seed)
     s, e = rng.normal(size=(2, W, 384)).astype(np.float32)
     s[:, 0] += 2.5; e[:, 0] += 2.5         # CLS shifted so that about half of the questions come out unanswered
     lens = np.array([len(o) for o in feats['offset_mapping']])
     print(f"data: {a.data}: {len(examples)} questions, {W} windows (max_length 384, doc_stride 128; "
           f"{(lens < 384).sum()} windows shorter than 384, median {int(np.median(lens))} tokens)")
-    print(f"logits: random normal float32 [{W}, 384], seed {a.seed}, CLS logits +2.5; machine: {len(os.sched_getaffinity(0))} CPU cores, numpy {np.__version__}\n")
+    print(f"logits: random normal float32 [{W}, 384], seed {a.seed}, CLS logits +2.5; "
+          f"machine: {len(os.sched_getaffinity(0))} CPU cores, numpy {np.__version__}\n")
 
     t_seed, seed_preds = best_of(lambda: seed_post(examples, seed_feats, (s, e)), 10)
     t_ours, (res, preds, odds) = best_of(lambda: ours(examples, feats, s, e), 200)
     print(f"starting notebook's postprocess_qa_predictions  {t_seed*1e3:8.2f} ms  (best of 10)")
-    print(f"squad_nb postprocess_qa_predictions             {t_ours*1e3:8.2f} ms  (best of 200; predictions + null odds)")
+    print(f"squad_nb postprocess_qa_predictions             {t_ours*1e3:8.2f} ms  "
+          "(best of 200; predictions + null odds)")
     print(f"speed-up                                        {t_seed/t_ours:8.1f}x  (goal: >= 50x)\n")
 
     ref = reference_postprocess(examples, feats, s, e)
@@ -95,13 +102,19 @@ def main():
     both = pred(reference_postprocess(examples, seed_feats, s, e, null='max', topk='all'))
     null_only = pred(reference_postprocess(examples, feats, s, e, null='max'))
     topk_only = pred(reference_postprocess(examples, seed_feats, s, e, topk='all'))
-    print(f"  the reference with both of the starting notebook's rules reproduces it: {sum(both[i] == seed_preds[i] for i in preds)}/{len(preds)}")
-    multi = int((np.bincount(pc.index_in(feats.data.column('example_id'), value_set=examples.data.column('id')).to_numpy()) > 1).sum())
-    print(f"  changed by the null rule alone (largest -> smallest CLS score over windows): {sum(null_only[i] != preds[i] for i in preds)}"
-          f" (all among the {multi} questions with 2+ windows: {all(feats['example_id'].count(i) > 1 for i in preds if null_only[i] != preds[i])})")
-    print(f"  changed by the top-k rule alone (top-k over all 384 positions, then drop non-context): {sum(topk_only[i] != preds[i] for i in preds)}")
+    print(f"  the reference with both of the starting notebook's rules reproduces it: "
+          f"{sum(both[i] == seed_preds[i] for i in preds)}/{len(preds)}")
+    ex_of_window = pc.index_in(feats.data.column('example_id'), value_set=examples.data.column('id')).to_numpy()
+    multi = int((np.bincount(ex_of_window) > 1).sum())
+    null_changed = [i for i in preds if null_only[i] != preds[i]]
+    print(f"  changed by the null rule alone (largest -> smallest CLS score over windows): {len(null_changed)}"
+          f" (all among the {multi} questions with 2+ windows: "
+          f"{all(feats['example_id'].count(i) > 1 for i in null_changed)})")
+    print(f"  changed by the top-k rule alone (top-k over all 384 positions, then drop non-context): "
+          f"{sum(topk_only[i] != preds[i] for i in preds)}")
     n_inf = int(np.isinf(res.null_score_diff).sum())
-    print(f"  unanswered: ours {sum(p == '' for p in preds.values())}, starting notebook {sum(p == '' for p in seed_preds.values())}; "
+    print(f"  unanswered: ours {sum(p == '' for p in preds.values())}, "
+          f"starting notebook {sum(p == '' for p in seed_preds.values())}; "
           f"questions with no valid span: {n_inf}\n")
 
     win = read_windows(feats)

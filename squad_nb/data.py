@@ -4,11 +4,13 @@
 
 # %% auto #0
 __all__ = ['SQUAD_FEATURES', 'SquadFormatError', 'read_squad_json', 'squad_rows', 'squad_json_to_dataset', 'sample_dir',
-           'looks_like_path', 'load_squad', 'show_random_elements']
+           'looks_like_path', 'load_squad', 'hold_out', 'show_random_elements', 'check_fields']
 
 # %% ../nbs/00_data.ipynb #11839aef
 import json, random
+from collections.abc import Mapping
 from pathlib import Path
+import numpy as np
 import pandas as pd
 from datasets import Dataset, DatasetDict, Features, List, Value
 
@@ -29,7 +31,8 @@ def read_squad_json(path) -> dict:
     raw = path.read_bytes()
     try: text = raw.decode('utf-8-sig')
     except UnicodeDecodeError as e:
-        raise SquadFormatError(f"{path}: not UTF-8 text (invalid byte at position {e.start}); SQuAD files are UTF-8 JSON") from None
+        raise SquadFormatError(f"{path}: not UTF-8 text (invalid byte at position {e.start}); "
+                               "SQuAD files are UTF-8 JSON") from None
     try: d = json.loads(text)
     except json.JSONDecodeError as e:
         raise SquadFormatError(f"{path}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
@@ -41,28 +44,34 @@ def read_squad_json(path) -> dict:
 def _check_answer(ctx, a, where, field='answers'):
     "Raise if answer `a` is malformed or its `answer_start` does not point at its text in `ctx`."
     if not isinstance(a, dict) or not isinstance(a.get('text'), str) or not isinstance(a.get('answer_start'), int):
-        raise SquadFormatError(f"{where}, field {field!r}: each answer needs a string 'text' and an integer 'answer_start', got {a!r}")
+        raise SquadFormatError(f"{where}, field {field!r}: each answer needs a string 'text' and "
+                               f"an integer 'answer_start', got {a!r}")
     s, t = a['answer_start'], a['text']
     found = ctx[s:s+len(t)] if s >= 0 else ''
     if found == t: return
     hint = ' (it differs only in case)' if found.lower() == t.lower() else ''
-    raise SquadFormatError(f"{where}, field '{field}.answer_start': {s} points at {found!r}, not at the answer text {t!r}{hint}")
+    raise SquadFormatError(f"{where}, field '{field}.answer_start': {s} points at {found!r}, "
+                           f"not at the answer text {t!r}{hint}")
 
 # %% ../nbs/00_data.ipynb #69956782
-def _answer_lists(answers): return dict(text=[a['text'] for a in answers], answer_start=[a['answer_start'] for a in answers])
+def _answer_lists(answers):
+    return dict(text=[a['text'] for a in answers], answer_start=[a['answer_start'] for a in answers])
 
 def _question_row(q, ctx, title, where, require_answers=True, plausible=False):
-    "Check one question of the official JSON and return it as a hub-shaped row (with `plausible_answers` if `plausible`)."
+    "Check one question of the official JSON; return it as a hub-shaped row (with `plausible_answers` if `plausible`)."
     if not isinstance(q, dict): raise SquadFormatError(f"{where}: a question must be an object, got {q!r}")
     if 'id' not in q: raise SquadFormatError(f"{where}: question without field 'id'")
     qid = q['id']
-    if not isinstance(qid, str): raise SquadFormatError(f"{where}, question id {qid!r}: field 'id' must be a string, got {type(qid).__name__}")
+    if not isinstance(qid, str):
+        raise SquadFormatError(f"{where}, question id {qid!r}: field 'id' must be a string, got {type(qid).__name__}")
     where = f"{where}, question id {qid!r}"
-    if not isinstance(q.get('question'), str): raise SquadFormatError(f"{where}: missing or non-string field 'question'")
+    if not isinstance(q.get('question'), str):
+        raise SquadFormatError(f"{where}: missing or non-string field 'question'")
     answers = [] if q.get('is_impossible', False) else q.get('answers', [])
     if not isinstance(answers, list): raise SquadFormatError(f"{where}, field 'answers': must be a list")
     if not answers and require_answers and not q.get('is_impossible', False):
-        raise SquadFormatError(f"{where}, field 'answers': an answerable question (is_impossible false or absent) has no answers")
+        raise SquadFormatError(f"{where}, field 'answers': an answerable question (is_impossible false or absent) "
+                               "has no answers")
     for a in answers: _check_answer(ctx, a, where)
     row = dict(id=qid, title=title, context=ctx, question=q['question'], answers=_answer_lists(answers))
     if not plausible: return row
@@ -97,9 +106,10 @@ def squad_rows(d:dict, # parsed official SQuAD JSON (see `read_squad_json`)
 
 # %% ../nbs/00_data.ipynb #edf4d3c3
 def squad_json_to_dataset(path, require_answers=True, plausible=False) -> Dataset:
-    "Read an official SQuAD JSON file (v2.0, or v1.1) into a hub-shaped `Dataset` (with a `plausible_answers` column if `plausible`)."
+    "Read an official SQuAD JSON file (v2.0 or v1.1) as a hub-shaped `Dataset` (`plausible_answers` if `plausible`)."
     rows = squad_rows(read_squad_json(path), str(path), require_answers, plausible)
-    feats = Features({**SQUAD_FEATURES, 'plausible_answers': SQUAD_FEATURES['answers']}) if plausible else SQUAD_FEATURES
+    feats = SQUAD_FEATURES
+    if plausible: feats = Features({**SQUAD_FEATURES, 'plausible_answers': SQUAD_FEATURES['answers']})
     return Dataset.from_dict({k: [r[k] for r in rows] for k in feats}, features=feats)
 
 # %% ../nbs/00_data.ipynb #395f3d8b
@@ -114,7 +124,8 @@ def _split_files(folder):
     folder = Path(folder)
     valid = next((folder/n for n in ('valid.json', 'dev.json', 'validation.json') if (folder/n).is_file()), None)
     if not (folder/'train.json').is_file() or valid is None:
-        raise FileNotFoundError(f"{folder}: expected train.json and valid.json (or dev.json) in this folder, found {sorted(p.name for p in folder.iterdir())}")
+        raise FileNotFoundError(f"{folder}: expected train.json and valid.json (or dev.json) in this folder, "
+                                f"found {sorted(p.name for p in folder.iterdir())}")
     return folder/'train.json', valid
 
 # %% ../nbs/00_data.ipynb #39ad13d4
@@ -123,8 +134,9 @@ def _from_hub(name, **kwargs):
     import datasets
     try: return datasets.load_dataset(name, **kwargs)
     except Exception as e:
-        raise ConnectionError(f"Could not load {name!r} from the Hugging Face hub ({type(e).__name__}: {str(e)[:200]}). "
-                              "Offline, use load_squad('sample') or a path to an official SQuAD JSON file or folder.") from e
+        raise ConnectionError(f"Could not load {name!r} from the Hugging Face hub "
+                              f"({type(e).__name__}: {str(e)[:200]}). Offline, use load_squad('sample') "
+                              "or a path to an official SQuAD JSON file or folder.") from e
 
 # %% ../nbs/00_data.ipynb #1921d8b8
 def looks_like_path(s:str) -> bool:
@@ -143,9 +155,45 @@ def load_squad(source='squad_v2', # hub name, path to a SQuAD JSON file or folde
     if p.is_file(): return squad_json_to_dataset(p, require_answers, plausible)
     if p.is_dir():
         tr, va = _split_files(p)
-        return DatasetDict(train=squad_json_to_dataset(tr, require_answers, plausible), validation=squad_json_to_dataset(va, require_answers, plausible))
+        return DatasetDict(train=squad_json_to_dataset(tr, require_answers, plausible),
+                           validation=squad_json_to_dataset(va, require_answers, plausible))
     if looks_like_path(str(source)): raise FileNotFoundError(f"SQuAD file or folder not found: {source}")
     return _from_hub(str(source), **kwargs)
+
+# %% ../nbs/00_data.ipynb #f890e13e
+def _paragraphs(ds) -> dict:
+    "Each title's contexts, in the order of `ds` (a context counted once)."
+    paras = {}
+    for t, c in zip(ds['title'], ds['context']): paras.setdefault(t, {}).setdefault(c, None)
+    return {t: list(cs) for t, cs in paras.items()}
+
+# %% ../nbs/00_data.ipynb #36336b4a
+def _held_contexts(ds, share:float, seed:int, by:str) -> set:
+    "The contexts `hold_out` holds out."
+    paras = _paragraphs(ds)
+    if by == 'paragraph':
+        rng = random.Random(seed)
+        return {c for cs in paras.values() for c in rng.sample(cs, round(share * len(cs)))}
+    if by != 'article': raise ValueError(f"hold_out by={by!r}: choose 'paragraph' or 'article'")
+    per_title, held, n = pd.Series(ds['title']).value_counts(), set(), 0
+    for t in reversed(list(paras)):
+        if n >= share * len(ds): break
+        held |= set(paras[t]); n += per_title[t]
+    return held
+
+# %% ../nbs/00_data.ipynb #50e0c5b3
+def hold_out(ds:Dataset, # SQuAD rows with `title` and `context`
+             share:float=0.1, # share of the paragraphs (or, by article, of the questions) held out
+             seed:int=0, # the same seed holds out the same paragraphs
+             by:str='paragraph', # 'paragraph': a share of every article's paragraphs; 'article': the last articles
+            ) -> DatasetDict:
+    "Split `ds` into `train` and `validation` by whole paragraphs, so that no context is in both."
+    if not 0 < share < 1: raise ValueError(f"hold_out share={share}: give a share between 0 and 1")
+    held = _held_contexts(ds, share, seed, by)
+    mask = np.array([c in held for c in ds['context']], dtype=bool)
+    if not mask.any() or mask.all():
+        raise ValueError(f"hold_out share={share} by {by!r} leaves {int(mask.sum())} of {len(ds)} questions held out")
+    return DatasetDict(train=ds.select(np.flatnonzero(~mask)), validation=ds.select(np.flatnonzero(mask)))
 
 # %% ../nbs/00_data.ipynb #a3f2f98b
 def _fmt_answers(a):
@@ -164,3 +212,21 @@ def show_random_elements(ds, # a `Dataset` of SQuAD rows
     df = pd.DataFrame(ds[picks])
     if 'answers' in df: df['answers'] = df['answers'].map(_fmt_answers)
     return HTML(df.to_html(index=False, escape=True))
+
+# %% ../nbs/00_data.ipynb #c4f1e1d1
+def check_fields(data, # a `Dataset`, a dict of lists or a list of row dicts
+                 fields:list, # the fields every row must have
+                 what:str='rows', # what `data` holds, for the message: 'examples', 'features', ...
+                ):
+    "`data` if it has all `fields`; else a `ValueError` naming the missing column, or the first row lacking it."
+    if hasattr(data, 'column_names') or hasattr(data, 'keys'):  # columns: a Dataset, a dict of lists
+        cols = list(data.column_names if hasattr(data, 'column_names') else data.keys())
+        missing = [f for f in fields if f not in cols]
+        if missing: raise ValueError(f"{what} have no {missing[0]!r} field (fields: {cols})")
+        return data
+    for i, r in enumerate(data):
+        if not isinstance(r, Mapping): raise ValueError(f"{what}: row {i}: expected a dict, got {type(r).__name__}")
+        missing = [f for f in fields if f not in r]
+        if missing: raise ValueError(f"{what} have no {missing[0]!r} field in every row: "
+                                     f"row {i} (id {r.get('id', '?')!r}) has no field {missing[0]!r}")
+    return data

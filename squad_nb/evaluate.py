@@ -34,10 +34,12 @@ def _eval_split(data, split='validation', max_rows=None):
 def _loaded(model) -> QAModel:
     "The `QAModel` of a folder or name (loaded) or of a `QAModel` (as given); warn when its QA head is untrained."
     qa = load_qa_model(model) if isinstance(model, (str, Path)) else model
-    if not isinstance(qa, QAModel): raise ValueError(f"expected a model folder, a model name or a QAModel, got {type(model).__name__}")
+    if not isinstance(qa, QAModel):
+        raise ValueError(f"expected a model folder, a model name or a QAModel, got {type(model).__name__}")
     if qa.new_head:
-        warnings.warn(f"{getattr(qa.model.config, '_name_or_path', model)}: its question-answering head is newly initialised "
-                      "(a base encoder, not a fine-tuned QA model): its answers are random until it is trained")
+        warnings.warn(f"{getattr(qa.model.config, '_name_or_path', model)}: its question-answering head is newly "
+                      "initialised (a base encoder, not a fine-tuned QA model): "
+                      "its answers are random until it is trained")
     return qa
 
 # %% ../nbs/06_evaluate.ipynb #b989e4a8
@@ -45,11 +47,19 @@ def _threshold(null_threshold, config:dict):
     "The no-answer threshold to use: the one saved in `config` for None, else the one given (a number or 'best')."
     return config.get('null_threshold', 0.0) if null_threshold is None else null_threshold
 
+# %% ../nbs/06_evaluate.ipynb #b989e4b1
+def _settings(config:dict) -> tuple:
+    "Window (max_length, doc_stride) and decoding (n_best, max_answer_length) settings saved in `config`, or defaults."
+    get = lambda **defaults: {k: config.get(k, v) for k, v in defaults.items()}
+    return get(max_length=384, doc_stride=128), get(n_best=20, max_answer_length=30)
+
 # %% ../nbs/06_evaluate.ipynb #05984aa3
 REPRODUCE = {
     'exact, f1, HasAns_*, NoAns_*, total': 'python evaluate-v2.0.py DATA.json predictions.json',
-    'best_exact, best_f1 and their thresholds': 'python evaluate-v2.0.py DATA.json best_spans.json --na-prob-file null_odds.json',
-    'at_best_threshold': 'python evaluate-v2.0.py DATA.json best_spans.json --na-prob-file null_odds.json --na-prob-thresh <best_threshold>',
+    'best_exact, best_f1 and their thresholds':
+        'python evaluate-v2.0.py DATA.json best_spans.json --na-prob-file null_odds.json',
+    'at_best_threshold': 'python evaluate-v2.0.py DATA.json best_spans.json --na-prob-file null_odds.json '
+                         '--na-prob-thresh <best_threshold>',
     'HasAns_f1_forced': 'python evaluate-v2.0.py DATA.json best_spans.json (its HasAns_f1)',
 }
 
@@ -73,11 +83,11 @@ def _write_eval(res, metrics, report, out):
     return out
 
 # %% ../nbs/06_evaluate.ipynb #f8886a3a
-def evaluate_qa(model, # a saved model folder (or checkpoint), "minilm-local", or a `QAModel`
+def evaluate_qa(model, # a saved model folder (or checkpoint), a name ("minilm-squad"...), or a `QAModel`
                 data, # hub name, SQuAD JSON file or folder, "sample", or a loaded Dataset/DatasetDict
                 output_dir=None, # where to write metrics.json, predictions... (None: write nothing)
                 split='validation', # split to use when `data` has several
-                null_threshold=None, # answer "" above this null_score_diff; None: the one saved with the model; 'best': tuned here
+                null_threshold=None, # answer "" above this null_score_diff; None: the saved one; 'best': tuned here
                 batch_size=None, # windows per forward pass (default: `device_batch()`, 8 on a CPU, 64 on a GPU)
                 max_rows=None, # evaluate only the first rows (quick checks)
                 progress=True, # progress bar
@@ -85,12 +95,13 @@ def evaluate_qa(model, # a saved model folder (or checkpoint), "minilm-local", o
     "Score a saved model on SQuAD v2 data at its saved no-answer threshold and at the best one."
     with hide_progress(not progress): m, tok, cfg, _ = _loaded(model)
     ds = _eval_split(data, split, max_rows)
-    thr = _threshold(null_threshold, cfg)
-    feats = tokenize_dataset(ds, tok, train=False, max_length=cfg.get('max_length', 384), doc_stride=cfg.get('doc_stride', 128), progress=progress)
+    thr, (windows, decoding) = _threshold(null_threshold, cfg), _settings(cfg)
+    feats = tokenize_dataset(ds, tok, train=False, progress=progress, **windows)
     sc = score_windows(m, ds, feats, DataCollatorWithPadding(tok, pad_to_multiple_of=8), device_batch(batch_size),
-                       cfg.get('n_best', 20), cfg.get('max_answer_length', 30), thr, progress)
+                       null_threshold=thr, progress=progress, **decoding)
     best_thr, best = tune_threshold(sc.result, ds, sc.metrics)
-    metrics = dict(sc.metrics, null_threshold=sc.result.null_threshold, best_threshold=best_thr, at_best_threshold=best)
+    metrics = dict(sc.metrics, null_threshold=sc.result.null_threshold, best_threshold=best_thr,
+                   at_best_threshold=best)
     report = qa_report(ds, get_predictions(sc.result), get_null_score_diffs(sc.result))
     out = _write_eval(sc.result, metrics, report, output_dir) if output_dir else None
     return EvalResult(metrics, sc.result, report, out)
@@ -100,7 +111,8 @@ def _questions(question, context, data):
     "SQuAD rows to answer, from a question and a context, lists of them, or a SQuAD file or Dataset without answers."
     if data is not None:
         ds = load_squad(data, require_answers=False) if isinstance(data, (str, Path)) else data
-        ds = ds['validation'] if hasattr(ds, 'keys') else ds if hasattr(ds, 'column_names') else Dataset.from_list(list(ds))
+        if hasattr(ds, 'keys'): ds = ds['validation']
+        elif not hasattr(ds, 'column_names'): ds = Dataset.from_list(list(ds))
         for col, fill in (('title', ''), ('answers', dict(text=[], answer_start=[]))):
             if col not in ds.column_names: ds = ds.add_column(col, [fill] * len(ds))
         return ds
@@ -114,7 +126,7 @@ def _questions(question, context, data):
                                   answers=[dict(text=[], answer_start=[])]*len(qs)))
 
 # %% ../nbs/06_evaluate.ipynb #b63d6764
-def predict(model, # a saved model folder, or a `QAModel` from `load_qa_model` (loaded once for many calls)
+def predict(model, # a saved model folder, a name ("minilm-squad"), or a `QAModel` (loaded once for many calls)
             question=None, # a question, or a list of them
             context=None, # its context, or a list of them
             data=None, # instead of question/context: a SQuAD JSON file (answers not needed) or a Dataset
@@ -122,13 +134,14 @@ def predict(model, # a saved model folder, or a `QAModel` from `load_qa_model` (
             batch_size=None, progress=False):
     "Answers with character positions, scores and the no-answer decision, from a saved model."
     with hide_progress(not progress): m, tok, cfg, _ = _loaded(model)
-    ds = _questions(question, context, data)
-    feats = tokenize_dataset(ds, tok, train=False, max_length=cfg.get('max_length', 384), doc_stride=cfg.get('doc_stride', 128), progress=progress)
-    sc = score_windows(m, ds, feats, DataCollatorWithPadding(tok, pad_to_multiple_of=8), device_batch(batch_size), cfg.get('n_best', 20),
-                       cfg.get('max_answer_length', 30), _threshold(null_threshold, cfg), progress)
+    ds, (windows, decoding) = _questions(question, context, data), _settings(cfg)
+    feats = tokenize_dataset(ds, tok, train=False, progress=progress, **windows)
+    sc = score_windows(m, ds, feats, DataCollatorWithPadding(tok, pad_to_multiple_of=8), device_batch(batch_size),
+                       null_threshold=_threshold(null_threshold, cfg), progress=progress, **decoding)
     out = []
     for row in ds:
         r = sc.result[row['id']]
-        out.append(dict(id=row['id'], question=row['question'], answer=r['prediction'], best_span=r['text'], start=r['start_char'],
-                        end=r['end_char'], score=r['score'], null_score_diff=r['null_score_diff'], no_answer=r['prediction'] == ''))
+        out.append(dict(id=row['id'], question=row['question'], answer=r['prediction'], best_span=r['text'],
+                        start=r['start_char'], end=r['end_char'], score=r['score'],
+                        null_score_diff=r['null_score_diff'], no_answer=r['prediction'] == ''))
     return out

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from dataclasses import dataclass
-from .postprocess import read_windows, window_candidates, concat_candidates, decode_candidates, get_null_score_diffs
+from .postprocess import (read_windows, window_candidates, concat_candidates, decode_candidates,
+                                  get_null_score_diffs)
 from .metric import squad_v2_score
 from .model import answer_logits
 from .runtime import rank_world, gather
@@ -29,10 +30,11 @@ def batch_logits(model, # a model with a QA head
                  progress=True, # show a progress bar
                  lengths=None, # tokens per window, if already known
                 ):
-    "Yield (window indices, model output) for length-sorted batches of `features`, this process's share under torchrun."
+    "Yield (window indices, model output) per length-sorted batch of `features`: this process's share under torchrun."
     rank, world = rank_world()
     lengths = np.array([len(x) for x in features['input_ids']]) if lengths is None else lengths
-    cols = [c for c in ('input_ids', 'token_type_ids', 'attention_mask', 'start_positions', 'end_positions') if c in features.column_names]
+    cols = [c for c in ('input_ids', 'token_type_ids', 'attention_mask', 'start_positions', 'end_positions')
+            if c in features.column_names]
     order = np.argsort(-lengths, kind='stable')
     mine = [order[i:i+batch_size] for i in range(0, len(order), batch_size)][rank::world]
     device = next(model.parameters()).device
@@ -51,13 +53,14 @@ def infer_windows(model, # a model with a QA head
                   progress=True, # show a progress bar
                   win=None, # the windows' offsets as `read_windows` gives them (read here when not given)
                  ):
-    "Post-processing state of every window (in window order; an answerability head lowers its null score) and the mean loss (None without labels)."
+    "Post-processing state of every window (in window order) and the mean loss (None without labels)."
     win, cands, loss = (read_windows(features) if win is None else win), [], 0.0
     for idx, out in batch_logits(model, features, collator, batch_size, progress, win.lengths):
         if out.loss is not None: loss += out.loss.item() * len(idx)
         ctx = [win.context[win.splits[i]:win.splits[i+1]] for i in idx]
         wc = window_candidates(out.start_logits.float(), out.end_logits.float(), ctx, win.cls_index[idx], n_best)
-        if hasattr(model, 'answerability'): wc.cls_score = wc.cls_score - answer_logits(model, out.hidden_states).float().cpu().numpy()
+        if hasattr(model, 'answerability'):  # an answerability head lowers the window's null score
+            wc.cls_score = wc.cls_score - answer_logits(model, out.hidden_states).float().cpu().numpy()
         cands.append((idx, wc))
     parts = [c for part in gather(cands) for c in part]
     idx = np.concatenate([i for i, _ in parts]) if parts else np.zeros(0, int)
@@ -71,7 +74,8 @@ def infer_windows(model, # a model with a QA head
 # %% ../nbs/05_inference.ipynb #1c64fc17
 def _at(res, examples, thr):
     "SQuAD v2 metrics of the best spans in `res`, each answered \"\" where its `null_score_diff` is above `thr`."
-    return squad_v2_score(dict(zip(res.ids, res.text)), examples, null_score_diff=get_null_score_diffs(res), no_answer_threshold=thr)
+    return squad_v2_score(dict(zip(res.ids, res.text)), examples, null_score_diff=get_null_score_diffs(res),
+                          no_answer_threshold=thr)
 
 def _below(diffs):
     "A threshold under every finite `null_score_diff`, so that every question is answered \"\"."
@@ -80,7 +84,8 @@ def _below(diffs):
 
 def tune_threshold(res, # a `QAResult`
                    examples, # the questions it answers, with their gold answers
-                   metrics, # `squad_v2_score` of `res` on `examples` at any threshold (it holds `best_f1`, `best_f1_thresh`)
+                   metrics, # `squad_v2_score` of `res` on `examples` at any threshold
+                            # (it holds `best_f1`, `best_f1_thresh`)
                   ) -> tuple:
     "The no-answer threshold that gives `best_f1` on `examples`, and the metrics at it."
     thr = float(metrics['best_f1_thresh'])
@@ -100,12 +105,13 @@ class Scores:
 def _check_threshold(t):
     "Refuse a no-answer threshold that is neither a number nor 'best'."
     if t != 'best' and not isinstance(t, (int, float, np.floating)):
-        raise ValueError(f"null_threshold={t!r}: give a number (answer \"\" above it) or 'best' (tune it on these questions)")
+        raise ValueError(f"null_threshold={t!r}: give a number (answer \"\" above it) "
+                         "or 'best' (tune it on these questions)")
     return t
 
 # %% ../nbs/05_inference.ipynb #4e6ec34d
 def score_windows(model, examples, features, collator, batch_size=64, n_best=20, max_answer_length=30,
-                  null_threshold=0.0, # answer "" above this null_score_diff; 'best': the threshold that gives `best_f1` on `examples`
+                  null_threshold=0.0, # answer "" above this null_score_diff; 'best': tuned to `best_f1` on `examples`
                   progress=True):
     "Answers of `examples` from `model` over their windows `features`, scored by the SQuAD v2 metric."
     tune, win = _check_threshold(null_threshold) == 'best', read_windows(features)

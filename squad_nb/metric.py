@@ -12,6 +12,8 @@ import re, string
 from collections import Counter
 import numpy as np
 import pandas as pd
+from .data import check_fields
+from .postprocess import abstains
 
 # %% ../nbs/03_metric.ipynb #f3fe2ce9
 _NO_PUNCT = str.maketrans('', '', string.punctuation)
@@ -61,7 +63,8 @@ def _split_predictions(predictions)->tuple:
         texts = {p['id']: p['prediction_text'] for p in rows}
         has_na = ['no_answer_probability' in p for p in rows]
         if any(has_na) and not all(has_na):
-            raise ValueError(f"{has_na.count(False)} of {len(rows)} predictions lack 'no_answer_probability': give it for all or none")
+            raise ValueError(f"{has_na.count(False)} of {len(rows)} predictions lack 'no_answer_probability': "
+                             "give it for all or none")
         na = {p['id']: p['no_answer_probability'] for p in rows} if rows and all(has_na) else None
     bad = [k for k, t in texts.items() if not isinstance(t, str)]
     if bad: raise ValueError(f"predictions must be strings; {len(bad)} are not, e.g. {bad[0]!r}: {texts[bad[0]]!r}")
@@ -71,28 +74,24 @@ def _split_predictions(predictions)->tuple:
 def _answer_texts(answers, qid)->list:
     "The gold texts of one `answers` field: {'text': [...], ...} or a list of {'text': ...} dicts."
     if isinstance(answers, dict) and 'text' in answers: return list(answers['text'])
-    if isinstance(answers, list) and all(isinstance(a, dict) and 'text' in a for a in answers): return [a['text'] for a in answers]
-    raise ValueError(f"question {qid!r}: field 'answers' must look like {{'text': [...], 'answer_start': [...]}}, got {answers!r}")
+    if isinstance(answers, list) and all(isinstance(a, dict) and 'text' in a for a in answers):
+        return [a['text'] for a in answers]
+    raise ValueError(f"question {qid!r}: field 'answers' must look like {{'text': [...], 'answer_start': [...]}}, "
+                     f"got {answers!r}")
 
 # %% ../nbs/03_metric.ipynb #d9f0c49d
-def _iter_rows(data, fields, optional=()):
-    "Rows of a `Dataset` or a list of dicts, checking that each has `fields` (of a `Dataset`, read only those and `optional`)."
-    if hasattr(data, 'column_names'):
-        missing = [f for f in fields if f not in data.column_names]
-        if missing: raise ValueError(f"the data set has no column {missing[0]!r} (columns: {data.column_names})")
-        data = data.select_columns([f for f in [*fields, *optional] if f in data.column_names])
-    for i, r in enumerate(data):
-        if not isinstance(r, dict): raise ValueError(f"row {i}: expected a dict, got {type(r).__name__}")
-        missing = [f for f in fields if f not in r]
-        if missing: raise ValueError(f"row {i} (id {r.get('id', '?')!r}): missing field {missing[0]!r}")
-        yield r
+def _iter_rows(data, fields, optional=(), what='rows'):
+    "Rows of a `Dataset` or list of dicts, each with `fields` (`check_fields`); of a `Dataset`, those and `optional`."
+    if not hasattr(data, 'column_names'): return iter(check_fields(list(data), fields, what))
+    check_fields(data, fields, what)
+    return iter(data.select_columns([f for f in [*fields, *optional] if f in data.column_names]))
 
 # %% ../nbs/03_metric.ipynb #7d6cc4d9
 def gold_answers(references, # `Dataset` or list of rows with 'id' and 'answers'
                 )->dict:
     "Map each question id to its gold answer texts ([] when unanswerable), in the order of `references`."
     golds = {}
-    for r in _iter_rows(references, ['id', 'answers']):
+    for r in _iter_rows(references, ['id', 'answers'], what='references'):
         if r['id'] in golds: raise ValueError(f"question id {r['id']!r} appears twice in the references")
         golds[r['id']] = _answer_texts(r['answers'], r['id'])
     if not golds: raise ValueError("the references hold no questions")
@@ -111,7 +110,7 @@ def _check_ids(what:str, got:dict, want:dict, allow_extra=False):
 
 # %% ../nbs/03_metric.ipynb #a379356e
 def _na_scores(null_score_diff:dict, golds:dict, what='null_score_diff')->dict:
-    "`null_score_diff` restricted to the ids of `golds`, as floats, in the order of `null_score_diff`; checked for missing ids and NaN."
+    "`null_score_diff` on the ids of `golds`, as floats, in its own order; checked for missing ids and NaN."
     _check_ids(what, null_score_diff, golds, allow_extra=True)
     out = {}
     for k, v in null_score_diff.items():
@@ -135,8 +134,8 @@ def _apply_no_answer_threshold(scores:dict, # question id -> raw score, from `ra
                               has_ans:dict, # question id -> True when the question has gold answers
                               thresh:float=1.0, # answer '' where null_score_diff > thresh
                              )->dict:
-    "The scores once questions whose no-answer score exceeds `thresh` are answered ''."
-    return {k: float(not has_ans[k]) if null_score_diff[k] > thresh else s for k, s in scores.items()}
+    "The scores once the questions whose no-answer score exceeds `thresh` (see `abstains`) are answered ''."
+    return {k: float(not has_ans[k]) if abstains(null_score_diff[k], thresh) else s for k, s in scores.items()}
 
 # %% ../nbs/03_metric.ipynb #0f3cbfd8
 def _averages(exact:dict, f1:dict, qids:list)->dict:
@@ -161,11 +160,12 @@ def find_best_threshold(predictions:dict, # question id -> predicted text
 
 # %% ../nbs/03_metric.ipynb #aab41396
 def squad_v2_score(predictions, # {id: text}, or evaluate's [{'id', 'prediction_text', 'no_answer_probability'}]
-                   references, # `Dataset` or list of rows with 'id' and 'answers' ({'text': [...], 'answer_start': [...]})
-                   null_score_diff:dict=None, # {id: no-answer score}; default: the predictions' no_answer_probability, if any
-                   no_answer_threshold:float=1.0, # answer '' where the no-answer score exceeds this (`evaluate`'s name; the official script's `na_prob_thresh`)
+                   references, # `Dataset` or rows with 'id' and 'answers' ({'text': [...], 'answer_start': [...]})
+                   null_score_diff:dict=None, # {id: no-answer score}; default: the predictions' no_answer_probability
+                   no_answer_threshold:float=1.0, # answer '' where the no-answer score exceeds this
+                                                  # (`evaluate`'s name; the official script's `na_prob_thresh`)
                   )->dict:
-    "The SQuAD v2 metric, as the official script computes it: exact and f1 in %, split by HasAns/NoAns, best thresholds."
+    "The SQuAD v2 metric as the official script computes it: exact and f1 in %, by HasAns/NoAns, best thresholds."
     texts, pred_na = _split_predictions(predictions)
     golds = gold_answers(references)
     _check_ids('predictions', texts, golds)
@@ -192,14 +192,15 @@ def _curve_sums(gain:np.ndarray, order:np.ndarray, start:float, ends:np.ndarray)
 # %% ../nbs/03_metric.ipynb #cd8505b7
 def threshold_curve(predictions, # {id: text}, or evaluate's [{'id', 'prediction_text', 'no_answer_probability'}]
                     references, # `Dataset` or list of rows with 'id' and 'answers'
-                    null_score_diff:dict=None, # {id: no-answer score}, e.g. null score differences; default: from the predictions
+                    null_score_diff:dict=None, # {id: no-answer score}; default: from the predictions
                    )->pd.DataFrame:
-    "EM and F1 (in %, overall, HasAns, NoAns) when answering '' where null_score_diff > threshold, at every candidate threshold."
+    "EM and F1 in % (overall, HasAns, NoAns) at each candidate threshold: '' where null_score_diff is above it."
     texts, pred_na = _split_predictions(predictions)
     golds = gold_answers(references)
     _check_ids('predictions', texts, golds)
     if null_score_diff is None: null_score_diff = pred_na
-    if null_score_diff is None: raise ValueError("threshold_curve needs no-answer scores: pass null_score_diff or evaluate-shaped predictions")
+    if null_score_diff is None:
+        raise ValueError("threshold_curve needs no-answer scores: pass null_score_diff or evaluate-shaped predictions")
     odds = _na_scores(null_score_diff, golds, 'null_score_diff')
     qids = list(odds)
     exact, f1 = raw_scores(texts, golds)
@@ -232,7 +233,8 @@ def plot_threshold_curve(curve:pd.DataFrame, # from `threshold_curve`
         if col in curve: ax.step(x, curve[col], where='post', label=col, **style)
     b = curve[metric].idxmax()
     ax.axvline(x[b], color='C3', lw=1)
-    ax.plot(x[b], curve[metric][b], 'o', color='C3', label=f'best {metric} {curve[metric][b]:.2f} at threshold {curve.threshold[b]:.4g}')
+    ax.plot(x[b], curve[metric][b], 'o', color='C3',
+            label=f'best {metric} {curve[metric][b]:.2f} at threshold {curve.threshold[b]:.4g}')
     ax.set(xlabel="threshold on the null odds (answer '' above it)", ylabel=f'{metric} (%)', ylim=(-2, 102))
     ax.legend(loc='best'); return ax
 
@@ -241,8 +243,8 @@ def apply_threshold(predictions:dict, # question id -> predicted text (the best 
                     null_score_diff:dict, # question id -> no-answer score, e.g. the null score difference
                     thresh:float, # answer '' where null_score_diff > thresh (e.g. a saved best_f1_thresh)
                    )->dict:
-    "The predictions with '' wherever the no-answer score exceeds `thresh`."
-    return {k: '' if null_score_diff[k] > thresh else t for k, t in predictions.items()}
+    "The predictions with '' wherever the no-answer score exceeds `thresh` (see `abstains`)."
+    return {k: '' if abstains(null_score_diff[k], thresh) else t for k, t in predictions.items()}
 
 # %% ../nbs/03_metric.ipynb #13be147e
 CATEGORIES = ['correct', 'partial', 'wrong span', 'false no-answer', 'false answer']
@@ -258,7 +260,7 @@ def _category(has_answer:bool, pred:str, exact:int, f1:float)->str:
 # %% ../nbs/03_metric.ipynb #ee9c13ae
 def qa_report(examples, # `Dataset` or list of rows with 'id', 'question', 'answers' (and 'title')
               predictions, # {id: text}, or evaluate's [{'id', 'prediction_text', 'no_answer_probability'}]
-              null_score_diff:dict=None, # {id: no-answer score}, shown as null_score_diff; default: from the predictions
+              null_score_diff:dict=None, # {id: no-answer score}, column null_score_diff; default: from the predictions
              )->pd.DataFrame:
     "One row per question: gold answers, prediction, exact (0/1), f1 (0 to 1), null_score_diff and error category."
     texts, pred_na = _split_predictions(predictions)
@@ -266,7 +268,7 @@ def qa_report(examples, # `Dataset` or list of rows with 'id', 'question', 'answ
     _check_ids('predictions', texts, golds)
     odds = null_score_diff if null_score_diff is not None else pred_na or {}
     rows = []
-    for r in _iter_rows(examples, ['id', 'question', 'answers'], optional=['title']):
+    for r in _iter_rows(examples, ['id', 'question', 'answers'], optional=['title'], what='examples'):
         k, g = r['id'], golds[r['id']]
         e, f = best_scores(g, texts[k])
         rows.append(dict(id=k, title=r.get('title', ''), question=r['question'], gold=g, prediction=texts[k], exact=e,

@@ -1,10 +1,20 @@
 "Shared fixtures: the ../shared data beside the project (a missing file fails, never skips), the seed functions, a tokenizer, the tiny model."
-import sys, importlib
+import re, sys, importlib
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent/'shared'
+
+MD_LINK = re.compile(r'(?<!!)\[([^\]]*)\]\(([^)\s]+)\)')  # a markdown link (not an image): text, target
+
+def heading_id(text:str) -> str:
+    "The identifier pandoc (and so Quarto) gives a heading: its plain text, lower-cased, without punctuation but _ - ., words joined by -."
+    text = MD_LINK.sub(r'\1', text).replace('`', '')
+    text = ''.join(c for c in text.lower() if c.isalnum() or c.isspace() or c in '_-.')
+    text = '-'.join(text.split())
+    i = next((i for i, c in enumerate(text) if c.isalpha()), len(text))  # from the first letter
+    return text[i:] or 'section'
 
 def shared_path(*parts) -> Path:
     "A file under ../shared; fail (never skip) when it is missing."

@@ -8,11 +8,11 @@ from conftest import ROOT
 
 ENV = dict(os.environ, TOKENIZERS_PARALLELISM='false', OMP_NUM_THREADS='1')
 
-def cli(*args, check=True, torchrun=None, timeout=600):
+def cli(*args, check=True, torchrun=None, timeout=600, env=None):
     "Run the squad_nb command (or `torchrun -m squad_nb.cli`) and return (code, stdout, stderr)."
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(torchrun), '--master_port', '29517', '-m', 'squad_nb.cli'] if torchrun \
           else [sys.executable, '-m', 'squad_nb.cli']
-    p = subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=timeout)
+    p = subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, env={**ENV, **(env or {})}, cwd=ROOT, timeout=timeout)
     if check and p.returncode: raise AssertionError(f"exit {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return p.returncode, p.stdout, p.stderr
 
@@ -40,7 +40,6 @@ def test_train_evaluate_predict_retrain(tiny, tmp_path):
     assert len(ans) == 1 and 'Normandy is a region in France.'[ans[0]['start']:ans[0]['end']] == ans[0]['best_span']
     _, o, _ = cli('retrain', out, '--data', 'sample', '--epochs', 1, '--max-train', 48, '--max-eval', 24)
     r = last_json(o)
-    assert r['kept'] == ('retrained' if r['after']['best_f1'] > r['before']['best_f1'] else 'original')
     assert load_qa_config(out)['metrics']['best_f1'] == max(r['before']['best_f1'], r['after']['best_f1'])
 
 def test_console_script_exits_zero(tiny):
@@ -56,10 +55,10 @@ def test_demo_end_to_end(tiny, tmp_path):
     out = tmp_path/'demo'
     _, o, _ = cli('demo', '--model', tiny, '--output', out, '--epochs', 1, '--retrain-epochs', 1, '--max-train', 48, '--max-eval', 24)
     r = last_json(o)
-    assert 'reloaded model gives the same numbers: True' in o and '3/3 retraining it with the default recipe (small-squad-cpu) for 1 epoch(s)' in o
-    assert '"no answer" F1' in o and 'HasAns F1 forced' in o and 'Three answers of the kept model' in o
+    assert 'reloaded model gives the same numbers: True' in o and '3/4 retraining it with the default recipe (small-squad-cpu) for 1 epoch(s)' in o
+    assert '"no answer" F1' in o and 'HasAns F1 forced' in o and 'Three answers on validation questions, of the kept model' in o
+    assert 'minilm-squad scores F1' in o and r['yardstick']['HasAns_f1_forced'] > r['reloaded']['HasAns_f1_forced']
     assert {k: v for k, v in r['reloaded'].items() if k in r['trained'] and k != 'loss'} == {k: v for k, v in r['trained'].items() if k != 'loss'}
-    assert r['kept'] == ('retrained' if r['retrained']['best_f1'] > r['trained']['best_f1'] else 'original')
     assert (out/'config.json').exists() and (out/'eval'/'metrics.json').exists()
     assert load_qa_config(out)['metrics']['best_f1'] == max(r['trained']['best_f1'], r['retrained']['best_f1'])
 
@@ -108,10 +107,23 @@ def test_torchrun_two_processes_evaluate_equals_single(tiny, tmp_path):
     assert last_json(two) == last_json(one)
     assert (tmp_path/'one'/'predictions.json').read_text() == (tmp_path/'two'/'predictions.json').read_text()
 
-def test_torchrun_two_processes_train(tiny, tmp_path):
-    _, o, _ = cli('train', '--model', tiny, '--data', 'sample', '--output', tmp_path/'ddp', '--epochs', 1, '--batch-size', 16,
-                  '--max-train', 64, '--max-eval', 24, torchrun=2)
-    assert last_json(o) == load_qa_config(tmp_path/'ddp')['metrics']
+def test_torchrun_two_processes_train_like_one(tokenizer, tmp_path):
+    """Two processes (gloo on CPU) train on the same batches as one process with accumulated gradients: same metrics, same
+    answers. Not to the last bit: the gradients are summed in another order, and Adam's first steps turn tiny differences
+    of near-zero gradients into steps of the full learning rate (weights then differ by up to about 1e-3 here)."""
+    from squad_nb.model import save_qa_model, tiny_qa_model
+    calm = save_qa_model(tiny_qa_model(tokenizer.vocab_size, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0),
+                         tokenizer, tmp_path/'calm', {})  # no dropout: random masks would differ between the two set-ups
+    args = ('--model', calm, '--data', 'sample', '--epochs', 1, '--batch-size', 16, '--learning-rate', 1e-3, '--max-train', 64,
+            '--max-eval', 24, '--bf16', 'false')
+    _, one, _ = cli('train', *args, '--output', tmp_path/'one')
+    _, two, _ = cli('train', *args, '--output', tmp_path/'two', torchrun=2)
+    m1, m2 = last_json(one), last_json(two)
+    assert m2 == load_qa_config(tmp_path/'two')['metrics']
+    assert m1.keys() == m2.keys() and all(m1[k] == pytest.approx(m2[k], rel=1e-3, abs=1e-3) for k in m1), (m1, m2)
+    assert {k: m1[k] for k in ('exact', 'f1', 'best_f1', 'HasAns_f1', 'NoAns_f1')} == {k: m2[k] for k in ('exact', 'f1', 'best_f1', 'HasAns_f1', 'NoAns_f1')}
+    for d in ('one', 'two'): cli('evaluate', tmp_path/d, '--data', 'sample', '--max-rows', 24)
+    assert (tmp_path/'one'/'eval'/'predictions.json').read_text() == (tmp_path/'two'/'eval'/'predictions.json').read_text()
 
 def test_retrain_a_folder_saved_by_the_trainer(tiny_model, tokenizer, tmp_path):
     "A folder saved by `Trainer.save_model` (weights, config, tokenizer, no squad_nb.json) evaluates and retrains with another recipe."
@@ -121,14 +133,13 @@ def test_retrain_a_folder_saved_by_the_trainer(tiny_model, tokenizer, tmp_path):
     assert not (tmp_path/'seed'/'squad_nb.json').exists()
     _, o, _ = cli('evaluate', tmp_path/'seed', '--data', 'sample', '--max-rows', 16)
     assert last_json(o)['null_threshold'] == 0.0
-    _, o, _ = cli('retrain', tmp_path/'seed', '--data', 'sample', '--output', tmp_path/'out', '--recipe', 'full-squad-gpu', '--epochs', 1,
-                  '--learning-rate', 1e-3, '--max-train', 32, '--max-eval', 16)
+    _, o, _ = cli('retrain', tmp_path/'seed', '--data', 'sample', '--output', tmp_path/'out', '--recipe', 'full-squad-gpu',
+                  '--epochs', 1, '--learning-rate', 1e-12, '--max-train', 32, '--max-eval', 16)
     r = last_json(o)
     assert r['before']['best_f1'] == last_json(cli('evaluate', tmp_path/'seed', '--data', 'sample', '--max-rows', 16)[1])['best_f1']
-    assert r['kept'] == ('retrained' if r['after']['best_f1'] > r['before']['best_f1'] else 'original')
-    cfg = load_qa_config(tmp_path/'out')
-    if r['kept'] == 'retrained': assert cfg['recipe'] == 'full-squad-gpu' and cfg['recipe_settings']['learning_rate'] == 1e-3 and 'null_threshold' in cfg
-    else: assert cfg == {} and (tmp_path/'out'/'model.safetensors').read_bytes() == (tmp_path/'seed'/'model.safetensors').read_bytes()
+    assert r['after']['best_f1'] == r['before']['best_f1'] and r['kept'] == 'original'   # a learning rate of ~0: a tie
+    assert load_qa_config(tmp_path/'out') == {}
+    assert (tmp_path/'out'/'model.safetensors').read_bytes() == (tmp_path/'seed'/'model.safetensors').read_bytes()
 
 @pytest.mark.parametrize('case', ['not-a-model', 'no-validation-split', 'unknown-recipe'])
 def test_retrain_bad_input_names_it_and_keeps_the_model(tiny, tmp_path, case):
@@ -145,13 +156,40 @@ def test_retrain_bad_input_names_it_and_keeps_the_model(tiny, tmp_path, case):
 
 def test_no_fit_schedule_reaches_train_qa_and_retrain(monkeypatch):
     "`--no-fit-schedule` is passed on as fit_schedule=False (and its absence as True) by `train` and `retrain`."
-    import squad_nb.train as T
+    import squad_nb.train as T, squad_nb.retrain as R
     from squad_nb.cli import _parser, cmd_train, cmd_retrain
     seen = []
     res = SimpleNamespace(output_dir='o', threshold=0.0, metrics={}, before={'best_f1': 0.0}, after={'best_f1': 0.0}, kept='original')
     monkeypatch.setattr(T, 'train_qa', lambda *a, **kw: seen.append(kw['fit_schedule']) or res)
-    monkeypatch.setattr(T, 'retrain', lambda *a, **kw: seen.append(kw['fit_schedule']) or res)
+    monkeypatch.setattr(R, 'retrain', lambda *a, **kw: seen.append(kw['fit_schedule']) or res)
     cmd_train(_parser().parse_args(['train', '--max-minutes', '5', '--no-fit-schedule']))
     cmd_train(_parser().parse_args(['train', '--max-minutes', '5']))
     cmd_retrain(_parser().parse_args(['retrain', 'm', '--data', 'd', '--max-minutes', '5', '--no-fit-schedule']))
     assert seen == [False, True, False]
+
+
+def test_the_starter_model_by_name(tmp_path):
+    "`minilm-squad` evaluates and answers offline by its name; the default evaluation folder is not mistaken for the model."
+    _, o, _ = cli('evaluate', 'minilm-squad', '--data', 'sample', '--max-rows', 40, '--output', tmp_path/'ev')
+    m = last_json(o)
+    assert m['HasAns_f1_forced'] > 30 and (tmp_path/'ev'/'predictions.json').exists()
+    _, o, _ = cli('predict', 'minilm-squad', '--question', 'What did the Normans give their name to?',
+                  '--context', 'The Normans gave their name to Normandy, a region in France.')
+    assert 'Normandy' in last_json(o)[0]['best_span']
+
+def test_unknown_model_name_lists_the_offline_names():
+    code, _, err = cli('evaluate', 'minilm-sqaud', '--data', 'sample', check=False, env=dict(HF_HUB_OFFLINE='1'))
+    assert code == 1 and "'minilm-local'" in err and "'minilm-squad'" in err and 'Traceback' not in err
+
+@pytest.mark.parametrize('damage,says', [('missing', 'adapter_model.safetensors: missing'),
+                                         ('corrupt', 'adapter_model.safetensors: corrupt or unreadable'),
+                                         ('bad-config', 'adapter_config.json: not readable JSON')])
+def test_a_damaged_starter_folder_exits_naming_the_file(tmp_path, damage, says):
+    import shutil
+    from squad_nb.model import starter_dir
+    d = tmp_path/'starter'; shutil.copytree(starter_dir(), d)
+    if damage == 'missing': (d/'adapter_model.safetensors').unlink()
+    elif damage == 'corrupt': (d/'adapter_model.safetensors').write_bytes(b'\x00' * 64)
+    else: (d/'adapter_config.json').write_text('{"r": 16,')
+    code, _, err = cli('evaluate', d, '--data', 'sample', '--max-rows', 4, check=False)
+    assert code == 1 and says in err and 'Traceback' not in err, err[-2000:]

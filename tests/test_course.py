@@ -4,7 +4,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import ROOT, heading_id
 
 NBS = sorted((ROOT/'nbs').glob('*.ipynb'))
 PRACTICE = sorted((ROOT/'practice').glob('*.ipynb'))
@@ -16,12 +16,6 @@ _HEADING = re.compile(r'^#{1,6} +(.+?)\s*$')
 def read(p): return nbformat.read(p, as_version=4)
 
 
-def anchor(heading:str) -> str:
-    "The id Quarto gives a heading: lower-cased, punctuation dropped (but `_`, `-` and `.`), spaces as hyphens."
-    s = re.sub(r'[^\w\s.-]', '', heading.strip().lower())
-    return re.sub(r'\s', '-', s)
-
-
 def headings(nb) -> dict:
     "anchor -> heading text of every markdown heading of `nb` (outside code fences)."
     out = {}
@@ -31,14 +25,14 @@ def headings(nb) -> dict:
         for line in c.source.splitlines():
             if line.lstrip().startswith(('```', '~~~')): fence = not fence; continue
             m = None if fence else _HEADING.match(line)
-            if m: out[anchor(m.group(1))] = m.group(1)
+            if m: out[heading_id(m.group(1))] = m.group(1)
     return out
 
 
 def test_anchor():
     test = [("Faster: tokenize each context once", 'faster-tokenize-each-context-once'), ('`main`', 'main'),
             ("Stage 1: each window's candidates", 'stage-1-each-windows-candidates'), ('Several processes, several machines', 'several-processes-several-machines')]
-    assert [anchor(h) for h, _ in test] == [a for _, a in test]
+    assert [heading_id(h) for h, _ in test] == [a for _, a in test]
 
 
 def marks(nb) -> list:

@@ -4,7 +4,7 @@ import pytest
 from transformers import AutoTokenizer
 from squad_nb.data import load_squad
 from squad_nb.features import *
-from squad_nb.model import model_path
+from squad_nb.features import model_path
 from conftest import shared_path
 
 def _unpad(ids, pad_id): return [x for x in ids if x != pad_id]

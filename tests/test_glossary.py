@@ -1,26 +1,19 @@
 """nbs/glossary.ipynb: every term the course relies on is defined, and every link points at an existing notebook and,
-after `#`, at the id Quarto gives one of its section headings (pandoc's identifier rule, reproduced below)."""
+after `#`, at the id Quarto gives one of its section headings (pandoc's identifier rule, reproduced in conftest.py)."""
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import MD_LINK as _LINK, heading_id
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
-TERMS = ['window', 'overflow', 'stride (`doc_stride`)', 'offset mapping', 'sequence ids', 'CLS label', 'null score',
-         'null_score_diff', 'threshold', 'n-best', 'max answer length', 'EM', 'F1', 'normalization', 'HasAns / NoAns',
-         'best threshold', 'attention dropout', 'dynamic padding', 'length-grouped batches', 'checkpoint', 'plausible answer', 'resume']
-_LINK = re.compile(r'(?<!!)\[([^\]]*)\]\(([^)\s]+)\)')
-
-
-def heading_id(text:str) -> str:
-    "The identifier pandoc (and so Quarto) gives a heading: its plain text, lower-cased, without punctuation but _ - ., words joined by -."
-    text = _LINK.sub(r'\1', text).replace('`', '')
-    text = ''.join(c for c in text.lower() if c.isalnum() or c.isspace() or c in '_-.')
-    text = '-'.join(text.split())
-    i = next((i for i, c in enumerate(text) if c.isalpha()), len(text))  # from the first letter
-    return text[i:] or 'section'
+TERMS = ['window', 'overflow', 'stride (`doc_stride`)', 'offset mapping', 'sequence ids', 'CLS label', 'logit', 'QA head',
+         'LoRA adapter', 'starter model', 'null score', 'null_score_diff', 'threshold', 'n-best', 'max answer length', 'EM', 'F1',
+         'normalization', 'HasAns / NoAns', 'answer-nothing floor', 'forced HasAns F1', 'best threshold', 'recipe',
+         'blind threshold', 'attention dropout', 'dynamic padding', 'length-grouped batches', 'checkpoint', 'plausible answer',
+         'resume']
 
 
 def heading_ids(path:Path) -> list:

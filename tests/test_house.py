@@ -1,4 +1,4 @@
-"The shape of the package, measured by parsing its modules: small modules and functions, imports that follow the layers."
+"The shape of the package, measured by parsing its modules: imports that follow the layers, with no cycle."
 import ast
 from pathlib import Path
 import pytest
@@ -24,14 +24,28 @@ def imported_names(name):
             for a in n.names: yield n.module, a.name
 
 def test_the_layers_are_all_there():
-    assert {'data', 'features', 'postprocess', 'metric', 'model', 'inference', 'evaluate', 'train', 'widgets', 'cli', 'runtime'} <= set(MODULES)
+    assert {'data', 'features', 'postprocess', 'metric', 'model', 'inference', 'evaluate', 'recipe', 'train', 'retrain', 'widgets',
+            'cli', 'runtime'} <= set(MODULES)
 
-@pytest.mark.parametrize('name', MODULES)
-def test_module_and_function_size(name):
-    assert len(MODULES[name].read_text().splitlines()) <= 440
-    long = [f'{d.name} ({d.end_lineno - d.lineno + 1} lines)' for d in ast.walk(tree(name))
-            if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and d.end_lineno - d.lineno + 1 > 40]
-    assert not long, long
+def _own_imports(name) -> set:
+    "The squad_nb modules `name` imports, at any depth."
+    return {i.split('.')[1] for i in imports(name) if i.startswith('squad_nb.') and i.split('.')[1] in MODULES}
+
+def test_no_import_cycles():
+    "No module imports itself through others, even inside a function: the modules form layers."
+    def reach(start):
+        seen, todo = set(), list(_own_imports(start))
+        while todo:
+            m = todo.pop()
+            if m not in seen: seen.add(m); todo += _own_imports(m)
+        return seen
+    cycles = sorted(m for m in MODULES if m in reach(m))
+    assert not cycles, f"modules in an import cycle: {cycles}"
+
+def test_the_recipe_needs_no_torch():
+    "The command line reads the recipe's settings to build its options: `squad_nb --help` must not load torch."
+    assert not {i for i in imports('recipe') if i.split('.')[0] in ('torch', 'transformers', 'datasets')}
+    assert _own_imports('recipe') == set()
 
 @pytest.mark.parametrize('name', MODULES)
 def test_no_private_names_across_modules(name):

@@ -64,6 +64,23 @@ def test_wheel_contents(wheel):
         assert target.split(':')[0].replace('.', '/') + '.py' in names, f"{target} of console script {name} is not in the wheel"
 
 
+def test_the_starter_model_is_in_the_wheel_and_small(wheel):
+    "The starter model's adapter, settings and card are package data, and add at most 3 MB to the wheel."
+    z = zipfile.ZipFile(wheel)
+    starter = [i for i in z.infolist() if i.filename.startswith(f'{LIB}/starter/')]
+    names = {i.filename.rsplit('/', 1)[1] for i in starter}
+    assert {'adapter_model.safetensors', 'adapter_config.json', 'squad_nb.json', 'README.md'} <= names, names
+    assert sum(i.compress_size for i in starter) <= 3_000_000, sum(i.compress_size for i in starter)
+
+
+def test_the_starter_model_loads_from_the_installed_package(env):
+    "Installed from the wheel, `minilm-squad` loads offline by its name and answers."
+    code = ("from squad_nb.evaluate import predict; "
+            "print(predict('minilm-squad', 'Where did the raiders come from?', 'The raiders came from Denmark.')[0]['best_span'])")
+    out = _run([env/'bin'/'python', '-c', code], cwd=env.parent, timeout=300)
+    assert out.strip().splitlines()[-1] == 'Denmark', out
+
+
 def test_installed_copy_is_imported(env):
     where = _run([env/'bin'/'python', '-c', f'import {LIB}; print({LIB}.__file__, {LIB}.__version__)'], cwd=env.parent).split()
     assert Path(where[0]).resolve().is_relative_to(env.resolve()), f"{LIB} was imported from {where[0]}, not from the new venv"

@@ -21,7 +21,7 @@ import make_practice as mp  # noqa: E402
 import badges  # noqa: E402
 
 NAMES = [p.stem for p in mp.course_notebooks()]
-SLOW = {'07_train'}  # fine-tunes tiny models for half a minute or more
+SLOW = {'08_train'}  # fine-tunes tiny models for half a minute or more
 _SKIP = re.compile(r'^\s*#\|\s*(eval:\s*false|slow|notest)\s*$', re.M | re.I)  # what nbdev_test skips here
 _EXPORT_DIRECTIVE = re.compile(r'^\s*#\|\s*(export[si]?|default_exp)\b', re.M)
 _param = [pytest.param(n, id=f'{n}-slow' if n in SLOW else n) for n in NAMES]
@@ -132,12 +132,12 @@ OLD_MAIN = ("parse `argv`, run `cmd_<command>`; on `_USER_ERRORS` print 'squad_n
 
 def test_hint_checker_catches_the_old_hints():
     "The real `_prepare_output` (removing nothing) and `main` (returning nothing) against the hints they once had."
-    prepare, main = _exercise_functions('07_train')['_prepare_output'], _exercise_functions('09_cli')['main']
+    prepare, main = _exercise_functions('08_train')['_prepare_output'], _exercise_functions('11_cli')['main']
     bad = mp.hint_problems(prepare, OLD_PREPARE)
     assert len(bad) == 2 and 'deletes files, but its body has no rmtree' in bad[0] and 'its docstring says it does not' in bad[1], bad
     assert mp.hint_problems(main, OLD_MAIN) == ['main: the hint says it returns a value, but its body has no return with a value']
     with pytest.raises(ValueError, match='the hint of _prepare_output does not agree with it'):
-        mp.practice_notebook(mp.NBS/'07_train.ipynb', exercises={'_prepare_output': OLD_PREPARE})
+        mp.practice_notebook(mp.NBS/'08_train.ipynb', exercises={'_prepare_output': OLD_PREPARE})
 
 
 def test_hint_checker_on_planted_hints():
@@ -195,7 +195,7 @@ def _run_practice(path:Path, name:str, stop_after_section:bool):
 
 def test_exercises_cover_every_module():
     "Every notebook that exports a module has functions to write; only the tutorial, which exports nothing, has none."
-    assert sorted(set(NAMES) - set(mp.EXERCISES)) == ['10_tutorial']
+    assert sorted(set(NAMES) - set(mp.EXERCISES)) == ['12_tutorial']
 
 
 @pytest.mark.parametrize('name', [p for p in _param if p.values[0] in mp.EXERCISES])

@@ -1,7 +1,7 @@
 """'Open in Colab', Binder and SageMaker Studio Lab badges for the course notebooks.
 
     python tools/badges.py                          # insert or update the badge cell of every nbs/NN_name.ipynb
-    python tools/badges.py nbs/10_tutorial.ipynb    # ... of the notebooks given
+    python tools/badges.py nbs/12_tutorial.ipynb    # ... of the notebooks given
     python tools/badges.py --check                  # write nothing; exit 1 when a badge cell is missing or stale
 
 The badge cell is a small markdown cell right after the notebook's title cell (`# Title` and `> description`,
@@ -65,7 +65,8 @@ def set_badges(nb_path, root=ROOT, write=True) -> bool:
         nb.cells[1].source = want
     else:
         others = [i for i, c in enumerate(nb.cells) if is_badge_cell(c)]
-        if others: raise ValueError(f"{nb_path}: the badge cell must be cell 1, right after the title, not cell {others[0]}")
+        if others:
+            raise ValueError(f"{nb_path}: the badge cell must be cell 1, right after the title, not cell {others[0]}")
         nb.cells.insert(1, nbformat.v4.new_markdown_cell(want))
     if write: nbformat.write(nb, nb_path)
     return True
@@ -82,5 +83,6 @@ if __name__ == '__main__':
     a = ap.parse_args()
     nbs = [Path(p) for p in a.notebooks] or course_notebooks()
     changed = [p for p in nbs if set_badges(p, write=not a.check)]
-    if a.check and changed: sys.exit(f"badge cells missing or stale in: {', '.join(p.name for p in changed)} (run python tools/badges.py)")
+    if a.check and changed:
+        sys.exit(f"badge cells missing or stale in: {', '.join(p.name for p in changed)} (run python tools/badges.py)")
     for p in changed: print(f"updated the badge cell of {p}")

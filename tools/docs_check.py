@@ -136,7 +136,8 @@ def _directives(src:str):
     return d, '\n'.join(lines)
 
 
-_PANDOC_ATTRS = re.compile(r'\)\{[^{}\n]*\}')  # `[source](url){target="_blank"}`: Quarto reads it, nbconvert would print it
+# `[source](url){target="_blank"}`: Quarto reads it, nbconvert would print it
+_PANDOC_ATTRS = re.compile(r'\)\{[^{}\n]*\}')
 
 
 def prepare_for_html(src:Path, dst:Path):
@@ -145,13 +146,15 @@ def prepare_for_html(src:Path, dst:Path):
     nb = nbformat.read(src, as_version=4)
     fm, i = _frontmatter(nb)
     if i is not None:
-        md = (f"# {fm['title']}\n\n" if fm.get('title') else '') + (f"> {fm['description']}" if fm.get('description') else '')
+        md = ((f"# {fm['title']}\n\n" if fm.get('title') else '')
+              + (f"> {fm['description']}" if fm.get('description') else ''))
         nb.cells[i] = nbformat.v4.new_markdown_cell(md)
     if fm.get('title'): nb.metadata['title'] = fm['title']
     for c in nb.cells:
         if c.cell_type == 'markdown': c.source = _PANDOC_ATTRS.sub(')', c.source)
         for o in c.get('outputs', []):
-            if 'text/markdown' in o.get('data', {}): o.data['text/markdown'] = _PANDOC_ATTRS.sub(')', o.data['text/markdown'])
+            if 'text/markdown' in o.get('data', {}):
+                o.data['text/markdown'] = _PANDOC_ATTRS.sub(')', o.data['text/markdown'])
         if c.cell_type != 'code': continue
         (d, c.source), tags = _directives(c.source), c.metadata.setdefault('tags', [])
         if d.get('include') == 'false': tags.append('dc-remove-cell')
@@ -254,8 +257,11 @@ def check_page(proc_nb:Path, src_nb:Path, fm:dict, dom:str):
         if o.output_type == 'error': errors.append(f"cell {i} shows an error output: {o.ename}: {o.evalue}")
     for r in TRACEBACK_RES:
         m = r.search(text)
-        if m: errors.append(f"the page shows a Python traceback: ...{' '.join(text[max(0, m.start()-200):m.end()+200].split())}..."); break
-    n_img = sum(any(k in o.get('data', {}) for k in IMAGE_MIMES) and WIDGET_VIEW not in o.get('data', {}) for _, o in outs)
+        if m:
+            around = ' '.join(text[max(0, m.start()-200):m.end()+200].split())
+            errors.append(f"the page shows a Python traceback: ...{around}..."); break
+    n_img = sum(any(k in o.get('data', {}) for k in IMAGE_MIMES) and WIDGET_VIEW not in o.get('data', {})
+                for _, o in outs)
     n_dom = dom.count('class="jp-RenderedImage') + dom.count('class="jp-RenderedSVG')
     if n_dom < n_img: errors.append(f"shows {n_dom} of its {n_img} images (plots)")
     src = nbformat.read(src_nb, as_version=4)
@@ -279,7 +285,8 @@ def check_page(proc_nb:Path, src_nb:Path, fm:dict, dom:str):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('notebooks', nargs='*', help="only these notebooks of nbs/ (file names); default all")
-    ap.add_argument('--allow-missing', action='store_true', help="pages the sidebar/navbar link to may be missing (warn)")
+    ap.add_argument('--allow-missing', action='store_true',
+                    help="pages the sidebar/navbar link to may be missing (warn)")
     ap.add_argument('--online', action='store_true', help="let pages load their JavaScript from CDNs")
     ap.add_argument('--n-workers', type=int, default=os.cpu_count() or 1)
     args = ap.parse_args(argv)
@@ -325,7 +332,8 @@ def main(argv=None):
     for n, page, png, errs, warns, info in results:
         rows.append((n, page.name, fms[n].get('title') if info.get('title_found') else 'NO',
                      f"{page.stat().st_size/1024:.0f} KiB", info.get('images', '-'), info.get('widgets', '-'),
-                     str(png.relative_to(ROOT)) if png.exists() else '-', 'FAIL' if errs else ('warn' if warns else 'ok')))
+                     str(png.relative_to(ROOT)) if png.exists() else '-',
+                     'FAIL' if errs else ('warn' if warns else 'ok')))
         errors += [f"{n} ({page.name}): {e}" for e in errs]; warnings += [f"{n} ({page.name}): {w}" for w in warns]
     for k in proc_errs: rows.append((k, '-', '?', '-', '-', '-', '-', 'FAIL (processing)'))
     w = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
@@ -337,7 +345,8 @@ def main(argv=None):
     for m in warnings: print(f"WARNING: {m}")
     for m in errors: print(f"ERROR: {m}")
     if errors:
-        print(f"\ndocs-check FAILED: {len(errors)} problem(s); pages, DOMs and screenshots are in {OUT.relative_to(ROOT)}/")
+        print(f"\ndocs-check FAILED: {len(errors)} problem(s); "
+              f"pages, DOMs and screenshots are in {OUT.relative_to(ROOT)}/")
         return 1
     print(f"\ndocs-check passed: {len(results)} pages; screenshots in {png_dir.relative_to(ROOT)}/")
     return 0

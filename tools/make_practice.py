@@ -31,7 +31,8 @@ from badges import badge_line  # noqa: E402
 EXERCISES = {
     '00_data': {
         '_check_answer': "slice `ctx` at `answer_start` for `len(text)` characters; if that is not the text, raise "
-                         "SquadFormatError naming `where` with 'points at', adding 'only in case' when only the case differs",
+                         "SquadFormatError naming `where` with 'points at', adding 'only in case' when only the case "
+                         "differs",
         'looks_like_path': "True for names ending in '.json', starting with '.', '/' or '~', holding a backslash, "
                             "or holding more than one '/'",
         'show_random_elements': "refuse n > len(ds) (the message says 'only <len>'), pick n distinct rows with "
@@ -51,8 +52,9 @@ EXERCISES = {
         'get_predictions': "zip `res.ids` with `res.prediction`, or with `res.predict(null_threshold)` when a "
                            "threshold is given",
         'get_null_score_diffs': "zip `res.ids` with `res.null_score_diff` as Python floats",
-        'null_decision': "the null score is np.minimum.reduceat of `cls_score` at `first`; null_score_diff is null - score, "
-                         "+inf where score is not finite (np.where); return both, and null_score_diff > null_threshold",
+        'null_decision': "the null score is np.minimum.reduceat of `cls_score` at `first`; null_score_diff is "
+                         "null - score, +inf where score is not finite (np.where); return both, and where each "
+                         "`abstains` at null_threshold",
     },
     '03_metric': {
         'normalize_answer': "lower-case, delete string.punctuation (str.translate), replace the whole words "
@@ -61,7 +63,8 @@ EXERCISES = {
                     "shared (Counter &), then precision, recall and their harmonic mean",
         'best_scores': "drop golds that normalize to '' (use [''] when none is left), then take the max of "
                        "`exact_match` and of `token_f1` over the golds",
-        'apply_threshold': "a dict comprehension: '' where null_score_diff[k] > thresh, else the predicted text",
+        'apply_threshold': "a dict comprehension: '' where `abstains(null_score_diff[k], thresh)`, else the predicted "
+                           "text",
     },
     '04_model': {
         '_check_model_folder': "look at the names in `folder`: raise FileNotFoundError for a missing config.json "
@@ -75,8 +78,8 @@ EXERCISES = {
     '05_inference': {
         'tune_threshold': "score at the official `best_f1_thresh` and at `_below(res.null_score_diff)` (answering "
                           "nothing) with `_at`; keep answering nothing only when its f1 is higher by more than 1e-9",
-        '_check_threshold': "return `t` when it is the string 'best' or a number (int, float or numpy float); else raise "
-                            "ValueError saying to give a number or 'best'",
+        '_check_threshold': "return `t` when it is the string 'best' or a number (int, float or numpy float); "
+                            "else raise ValueError saying to give a number or 'best'",
     },
     '06_evaluate': {
         '_eval_split': "`load_squad` a name or path, take `split` of a DatasetDict (error if absent), keep the first "
@@ -84,32 +87,46 @@ EXERCISES = {
         '_questions': "the `data` file or Dataset when given (its validation split for a DatasetDict); else lists of "
                       "questions and contexts, checked ('the context is empty'), as a Dataset with ids q0, q1...",
     },
-    '07_train': {
-        '_prepare_output': "resume: the folder given, else the last of `complete_checkpoints(out/'checkpoints')` (error "
-                           "'no complete checkpoint' if none); without resume, refuse a folder with config.json ('already "
-                           "holds a model') or checkpoints ('unfinished run') unless overwrite; remove nothing",
-        'complete_checkpoints': "the checkpoint-N folders of `folder` whose N is a number and that `_complete` accepts, "
-                                "sorted by N",
-        'keep_better': "when after['best_f1'] is strictly higher than before['best_f1'], replace_folder(staged, target) and "
-                       "return 'retrained'; else remove the staged folder (shutil.rmtree), copy src to target "
-                       "(shutil.copytree, dirs_exist_ok=True) when they are different folders, and return 'original'",
+    '07_recipe': {
+        'auto_or_bool': "lower-case the text; 'auto' stays 'auto', 1/true/yes/on give True, 0/false/no/off give False; "
+                        "anything else raises a ValueError that says 'expected auto, true or false' and what it got",
+        'recipe_settings': "refuse unknown override names with `_check_names`, then `dataclasses.replace` the recipe "
+                           "of `_as_recipe(recipe)` with the overrides that are not None",
     },
-    '08_widgets': {
-        'mark_spans': "refuse unknown kinds and ranges outside the text ('is outside the text of <n> characters'); cut "
-                      "the text at every range boundary; merge neighbouring pieces covered by the same kinds; escape "
-                      "every piece, wrapping covered ones with `_mark`",
+    '08_train': {
+        '_prepare_output': "resume: the folder given, else the last of `complete_checkpoints(out/'checkpoints')` "
+                           "(error 'no complete checkpoint' if none); without resume, refuse a folder with "
+                           "config.json ('already holds a model') or checkpoints ('unfinished run') unless overwrite; "
+                           "remove nothing",
+        'complete_checkpoints': "the checkpoint-N folders of `folder` whose N is a number and that `_complete` "
+                                "accepts, sorted by N",
+        'cls_labelled': "a bool tensor: for each window, whether the token at its start label is the CLS token "
+                        "(`int(x[s]) == cls_id` over zip(input_ids, start_positions))",
+    },
+    '09_retrain': {
+        'keep_better': "when after['best_f1'] is strictly higher than before['best_f1'], "
+                       "replace_folder(staged, target) and return 'retrained'; else remove the staged folder "
+                       "(shutil.rmtree), copy src to target (shutil.copytree, dirs_exist_ok=True) when they are "
+                       "different folders, and return 'original'",
+        '_original': "`model_dir` as a Path when it is a folder; else save `qa` (model, tokenizer, config) with "
+                     "`save_qa_model` into `staging_folder(target, 'original')` and return that folder",
+    },
+    '10_widgets': {
+        'mark_spans': "refuse unknown kinds and ranges outside the text ('is outside the text of <n> characters'); "
+                      "cut the text at every range boundary; merge neighbouring pieces covered by the same kinds; "
+                      "escape every piece, wrapping covered ones with `_mark`",
         'answer_spans': "(answer_start, answer_start + len(text)) for each gold answer, duplicates dropped "
                         "(dict.fromkeys keeps the order)",
         'locate_answer': "`context.find(text)` when text is not empty; None when it is empty or not found, "
                          "else (start, start + len(text))",
     },
-    '09_cli': {
+    '11_cli': {
         '_parser': "argparse.ArgumentParser(prog='squad_nb'), add_subparsers(dest='command', required=True), and "
                    "for each command a sub-parser filled by its `_<name>_args` function, its docstring as help",
         'main': "parse `argv`, run `cmd_<command>`; on `_USER_ERRORS` print 'squad_nb <command>: error: <e>' to "
                 "stderr and sys.exit(1); print the result as JSON on the main process and return nothing",
     },
-    '11_runtime': {
+    '13_runtime': {
         'replace_folder': "fsync every path of `staged`; rename an existing `target` to '<name>.old', rename `staged` "
                           "to `target`, fsync the parent folder, then delete the .old folder; return `target`",
         'keep_random_state': "save random.getstate(), np.random.get_state() and torch's rng state (and CUDA's when "
@@ -151,9 +168,11 @@ def stub_function(src:str, name:str, hint:str) -> str:
     if '"' in hint or '\\' in hint: raise ValueError(f"the hint of {name!r} must have no double quote or backslash")
     fn = _function(ast.parse(src), name)
     if fn is None: raise ValueError(f"no top-level function {name!r} in this code")
-    if ast.get_docstring(fn) is None: raise ValueError(f"{name!r} has no docstring: a practice function keeps its docstring")
+    if ast.get_docstring(fn) is None:
+        raise ValueError(f"{name!r} has no docstring: a practice function keeps its docstring")
     doc = fn.body[0]
-    if doc.lineno == fn.lineno or len(fn.body) < 2: raise ValueError(f"{name!r}: expected a docstring line and a body below the signature")
+    if doc.lineno == fn.lineno or len(fn.body) < 2:
+        raise ValueError(f"{name!r}: expected a docstring line and a body below the signature")
     lines = src.splitlines(True)
     indent = re.match(r'\s*', lines[doc.lineno-1]).group()
     raise_line = f'{indent}raise NotImplementedError("{stub_message(hint)}")\n'
@@ -165,7 +184,8 @@ def stub_function(src:str, name:str, hint:str) -> str:
 # hold). A verb followed by "nothing" claims the opposite: then the body must hold no such evidence. A docstring may
 # deny one too ("removing nothing"), and the hint must not claim it then.
 _VERBS = dict(print=(r'print|prints|printing', 'prints', 'print call'),
-              delete=(r'delete|deletes|deleting|remove|removes|removing|rmtree|unlink', 'deletes files', 'rmtree, unlink, remove or rmdir call'),
+              delete=(r'delete|deletes|deleting|remove|removes|removing|rmtree|unlink', 'deletes files',
+                      'rmtree, unlink, remove or rmdir call'),
               ret=(r'return|returns|returning', 'returns a value', 'return with a value'),
               raise_=(r'raise|raises|raising|refuse|refuses|refusing', 'raises', 'raise'))
 _FILES = re.compile(r'\b(folder|file|files|directory|checkpoint|checkpoints)\b', re.I)
@@ -178,7 +198,8 @@ def _claims(text:str, kind:str) -> set:
 
 def _own_nodes(fn):
     "The nodes of a function's body, not those of the functions or classes defined inside it."
-    inner = lambda nodes: [c for c in nodes if not isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    inner = lambda nodes: [c for c in nodes
+                           if not isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
     todo = inner(fn.body)
     while todo:
         n = todo.pop()
@@ -191,7 +212,8 @@ def _evidence(fn) -> set:
     out = set()
     for n in _own_nodes(fn):
         if isinstance(n, ast.Raise): out.add('raise_')
-        if isinstance(n, ast.Return) and n.value is not None and not (isinstance(n.value, ast.Constant) and n.value.value is None): out.add('ret')
+        if (isinstance(n, ast.Return) and n.value is not None
+                and not (isinstance(n.value, ast.Constant) and n.value.value is None)): out.add('ret')
         if isinstance(n, ast.Call):
             f = ast.unparse(n.func)
             if re.search(r'(^|\.)print$', f): out.add('print')
@@ -208,9 +230,12 @@ def hint_problems(fn, # the `ast.FunctionDef` of an exercise function
     for kind in _VERBS:
         if kind == 'delete' and not _FILES.search(hint + ' ' + doc): continue  # deleting characters, not files
         said, denied, (_, does, needs) = _claims(hint, kind), _claims(doc, kind), _VERBS[kind]
-        if True in said and kind not in shown: out.append(f"{fn.name}: the hint says it {does}, but its body has no {needs}")
-        if said == {False} and kind in shown: out.append(f"{fn.name}: the hint says it does not ('... nothing'), but its body has a {needs}")
-        if True in said and denied == {False}: out.append(f"{fn.name}: the hint says it {does}, but its docstring says it does not ('... nothing')")
+        if True in said and kind not in shown:
+            out.append(f"{fn.name}: the hint says it {does}, but its body has no {needs}")
+        if said == {False} and kind in shown:
+            out.append(f"{fn.name}: the hint says it does not ('... nothing'), but its body has a {needs}")
+        if True in said and denied == {False}:
+            out.append(f"{fn.name}: the hint says it {does}, but its docstring says it does not ('... nothing')")
     return out
 
 
@@ -235,19 +260,20 @@ def _title(nb) -> tuple:
 def _intro(name:str, title:str, desc:str, funcs:list) -> str:
     "The markdown cell that opens a practice copy and says how to use it."
     parts = [f'# Practice: {title}'] + ([f'> {desc}'] if desc else []) + [badge_line(f'practice/{name}.ipynb'),
-             f'This is the practice copy of the course notebook [{name}](../nbs/{name}.ipynb): the same code cells and '
-             'section headings, without the explanations. Read the course notebook (or its page on the docs site) '
+             f'This is the practice copy of the course notebook [{name}](../nbs/{name}.ipynb): the same code cells '
+             'and section headings, without the explanations. Read the course notebook (or its page on the docs site) '
              'first, then work here, cell by cell.']
     items = []
     if funcs:
         todo = ', '.join(f'`{f}`' for f in funcs)
-        items.append(f'- **Your part**: the bodies of {todo} are replaced by `raise NotImplementedError(...)` with a hint. '
-                     'Write each one where it stands, keeping its signature and docstring. The checks right below it '
-                     "(`test_eq`, `test_fail`) are the course notebook's own: they pass when your version is right, and "
-                     "the cells after them use your definitions, not the package's.")
+        items.append(f'- **Your part**: the bodies of {todo} are replaced by `raise NotImplementedError(...)` '
+                     'with a hint. Write each one where it stands, keeping its signature and docstring. The checks '
+                     "right below it (`test_eq`, `test_fail`) are the course notebook's own: they pass when your "
+                     "version is right, and the cells after them use your definitions, not the package's.")
     items += ['- **Questions and Exercises** close the notebook, as in the course notebook.',
-              '- Nothing here exports to `squad_nb`: the `#| default_exp` and `#| export` markers are left out, so running '
-              'this notebook never changes the package. Cells marked `#| eval: false` need internet (the Hugging Face hub).',
+              '- Nothing here exports to `squad_nb`: the `#| default_exp` and `#| export` markers are left out, '
+              'so running this notebook never changes the package. Cells marked `#| eval: false` need internet '
+              '(the Hugging Face hub).',
               f'- This file is generated: `make practice` (`python tools/make_practice.py`) writes it again from '
               f'`nbs/{name}.ipynb`, overwriting your changes, so work on a copy (`cp practice/{name}.ipynb '
               f'practice/my_{name}.ipynb`) to keep them.']
@@ -261,8 +287,10 @@ def _check_imports(cells, name, funcs):
         for line in c.source.splitlines():
             if not re.search(r'\bsquad_nb\b', line): continue
             for f in funcs:
-                if re.search(rf'^\s*(from|import)\b.*\b{re.escape(f)}\b', line) or re.search(rf'squad_nb\.\w+\.{re.escape(f)}\b', line):
-                    raise ValueError(f"nbs/{name}.ipynb: `{line.strip()}` uses the package's {f}; its practice copy must use the notebook's")
+                if (re.search(rf'^\s*(from|import)\b.*\b{re.escape(f)}\b', line)
+                        or re.search(rf'squad_nb\.\w+\.{re.escape(f)}\b', line)):
+                    raise ValueError(f"nbs/{name}.ipynb: `{line.strip()}` uses the package's {f}; "
+                                     "its practice copy must use the notebook's")
 
 
 def practice_notebook(path, # a course notebook, nbs/NN_name.ipynb
@@ -273,7 +301,8 @@ def practice_notebook(path, # a course notebook, nbs/NN_name.ipynb
     path = Path(path); name = path.stem
     nb = nbformat.read(path, as_version=4)
     funcs = EXERCISES.get(name, {}) if exercises is None else exercises
-    if len({stub_message(h) for h in funcs.values()}) < len(funcs): raise ValueError(f"{name}: two exercise hints are the same")
+    if len({stub_message(h) for h in funcs.values()}) < len(funcs):
+        raise ValueError(f"{name}: two exercise hints are the same")
     _check_imports(nb.cells, name, funcs)
     title, desc = _title(nb)
     cells, found, qe = [], {}, False
@@ -300,7 +329,8 @@ def practice_notebook(path, # a course notebook, nbs/NN_name.ipynb
     missing = [f for f in funcs if f not in found]
     if missing: raise ValueError(f"nbs/{name}.ipynb has no exported top-level function {', '.join(missing)}")
     cells.insert(0, nbformat.v4.new_markdown_cell(_intro(name, title, desc, list(found)), id='practice-intro'))
-    out = nbformat.v4.new_notebook(cells=cells, metadata={k: nb.metadata[k] for k in ('kernelspec',) if k in nb.metadata})
+    out = nbformat.v4.new_notebook(cells=cells,
+                                   metadata={k: nb.metadata[k] for k in ('kernelspec',) if k in nb.metadata})
     nbformat.validate(out)
     return out
 
@@ -312,7 +342,7 @@ def practice_text(path, solved=False) -> str:
 
 
 def write_practice(out=PRACTICE, nbs=NBS, solved=False) -> list:
-    "Write the practice copy of every course notebook into `out` (and its `.notest`); only changed files are rewritten."
+    "Write the practice copy of each course notebook into `out` (and its `.notest`); only changed files are rewritten."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     (out/'.notest').touch()
     paths = []
@@ -332,16 +362,18 @@ def normalised(text:str) -> dict:
 
 
 def stale(out=PRACTICE, nbs=NBS) -> list:
-    "Names of the practice copies in `out` that are missing or differ from what the notebooks give (and a missing .notest)."
+    "Names of the practice copies in `out` missing or differing from what the notebooks give (and a missing .notest)."
     out, bad = Path(out), []
     for p in course_notebooks(nbs):
         dst = out/p.name
-        if not dst.exists() or normalised(dst.read_text(encoding='utf-8')) != normalised(practice_text(p)): bad.append(p.name)
+        if not dst.exists() or normalised(dst.read_text(encoding='utf-8')) != normalised(practice_text(p)):
+            bad.append(p.name)
     if not (out/'.notest').exists(): bad.append('.notest')
     return bad
 
 if __name__ == '__main__':
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', default=str(PRACTICE), help='folder to write (default: practice/)')
     ap.add_argument('--solved', action='store_true', help='keep the original bodies of the exercise functions')
     ap.add_argument('--check', action='store_true', help='write nothing; exit 1 if the folder is stale')

@@ -48,7 +48,8 @@ def quarto_view(nb, cfg):
     for c in nb.cells:
         if c.cell_type == 'raw' and c.source.startswith('---'):
             fm = yaml.safe_load(c.source.strip().strip('-')) or {}
-            head = (f"# {fm['title']}\n\n" if fm.get('title') else '') + (f"> {fm['description']}" if fm.get('description') else '')
+            head = ((f"# {fm['title']}\n\n" if fm.get('title') else '')
+                    + (f"> {fm['description']}" if fm.get('description') else ''))
             if head: cells.append(nbformat.v4.new_markdown_cell(head.strip()))
             continue
         if c.cell_type == 'markdown': c.source = _NB_LINK.sub(_link, c.source)
@@ -58,7 +59,8 @@ def quarto_view(nb, cfg):
             if d.get('output') == 'false': c.outputs = []
             if d.get('echo') == 'false': c.metadata.setdefault('tags', []).append('readme-remove-input')
             for o in c.outputs:
-                if 'text/markdown' in o.get('data', {}): o.data['text/markdown'] = _NB_LINK.sub(_link, o.data['text/markdown'])
+                if 'text/markdown' in o.get('data', {}):
+                    o.data['text/markdown'] = _NB_LINK.sub(_link, o.data['text/markdown'])
         cells.append(c)
     nb.cells = cells
     return nb
@@ -73,7 +75,8 @@ def to_markdown(nb):
     c.TagRemovePreprocessor.remove_input_tags = {'readme-remove-input'}
     c.ExtractOutputPreprocessor.enabled = True
     c.ExtractAttachmentsPreprocessor.enabled = True
-    body, res = MarkdownExporter(config=c).from_notebook_node(nb, resources={'output_files_dir': FILES, 'unique_key': 'output'})
+    body, res = MarkdownExporter(config=c).from_notebook_node(
+        nb, resources={'output_files_dir': FILES, 'unique_key': 'output'})
     return body, dict(res.get('outputs', {}))
 
 
@@ -85,7 +88,8 @@ def collect_images(md:str, nbs:Path, nb_name:str):
         if re.match(r'^[a-z][\w+.-]*:', url) or url.startswith(('/', '#', FILES+'/')): return m[0]
         p = (nbs/url).resolve()
         if not p.is_file(): raise SystemExit(f"make_readme: nbs/{nb_name} shows an image that does not exist: {url}")
-        rel = f"{FILES}/{p.relative_to(nbs.resolve()).as_posix()}" if p.is_relative_to(nbs.resolve()) else f"{FILES}/{p.name}"
+        rel = (f"{FILES}/{p.relative_to(nbs.resolve()).as_posix()}" if p.is_relative_to(nbs.resolve())
+               else f"{FILES}/{p.name}")
         files[rel] = p.read_bytes()
         return f"{pre}{rel}{post}"
     return _IMG.sub(_fix, md), files
@@ -103,7 +107,8 @@ def build(cfg):
     files = {**{k: (v.encode() if isinstance(v, str) else v) for k, v in outs.items()}, **copied}
     for m in _IMG.finditer(text):  # every image the README references exists beside it (or is a URL)
         url = m[2] or m[5]
-        if url.startswith(FILES+'/') and url not in files: raise SystemExit(f"make_readme: README.md would reference a missing {url}")
+        if url.startswith(FILES+'/') and url not in files:
+            raise SystemExit(f"make_readme: README.md would reference a missing {url}")
     return text, files
 
 
@@ -116,18 +121,21 @@ def main(argv=None):
     cfg = get_config()
     text, files = build(cfg)
     readme, fdir = cfg.config_path/'README.md', cfg.config_path/FILES
-    old_files = {p.relative_to(cfg.config_path).as_posix(): p.read_bytes() for p in fdir.rglob('*') if p.is_file()} if fdir.exists() else {}
+    old_files = ({p.relative_to(cfg.config_path).as_posix(): p.read_bytes() for p in fdir.rglob('*') if p.is_file()}
+                 if fdir.exists() else {})
     same = readme.exists() and readme.read_text(encoding='utf-8') == text and old_files == files
     if args.check:
         if same: print("README.md is up to date"); return 0
-        print("README.md is out of date: run `make readme` and commit README.md" + (f" and {FILES}/" if files or old_files else '')); return 1
+        print("README.md is out of date: run `make readme` and commit README.md"
+              + (f" and {FILES}/" if files or old_files else '')); return 1
     if same: print("README.md is up to date"); return 0
     if old_files != files:
         shutil.rmtree(fdir, ignore_errors=True)
         for k, v in files.items():
             (cfg.config_path/k).parent.mkdir(parents=True, exist_ok=True); (cfg.config_path/k).write_bytes(v)
     if not readme.exists() or readme.read_text(encoding='utf-8') != text: readme.write_text(text, encoding='utf-8')
-    print(f"wrote README.md ({len(text.splitlines())} lines)" + (f" and {len(files)} file(s) in {FILES}/" if files else ''))
+    print(f"wrote README.md ({len(text.splitlines())} lines)"
+          + (f" and {len(files)} file(s) in {FILES}/" if files else ''))
     return 0
 
 

@@ -3,10 +3,11 @@
     python tools/make_sample_logits.py MODEL_DIR [--out squad_nb/sample/logits.npz] [--train-ids ID ...]
 
 The post-processing and widget notebooks teach decoding and errors on these logits: those of a real fine-tuned model,
-without training one in the notebook. For each split, the windows are `tokenize_dataset(rows, load_tokenizer('minilm-local'), train=False)` in their
-order, where rows are the whole validation split, and the training questions named by `--train-ids` (in that
-order); each window's start and end logits are stored unpadded (float16, concatenated, with `lengths`), with the
-ids, the model's description and its saved threshold. `squad_nb.postprocess.sample_logits` reads the file.
+without training one in the notebook. For each split, the windows are
+`tokenize_dataset(rows, load_tokenizer('minilm-local'), train=False)` in their order, where rows are the whole
+validation split, and the training questions named by `--train-ids` (in that order); each window's start and end
+logits are stored unpadded (float16, concatenated, with `lengths`), with the ids, the model's description and its
+saved threshold. `squad_nb.postprocess.sample_logits` reads the file.
 The file shipped was made with the model `bench/retrain.py --epochs 6` keeps (all-MiniLM-L6-v2 fine-tuned on
 the 3,720 questions of the shared train.json; the sample's questions come from the development set)."""
 import argparse, json
@@ -23,22 +24,27 @@ def main():
     ap.add_argument('model_dir'); ap.add_argument('--out', default='squad_nb/sample/logits.npz')
     ap.add_argument('--train-ids', nargs='*', default=['d7d57fe85aa695d52dd3edfbe', '471744f6ffe5beccf5c442faa'],
                     help="training questions to include (default: the two the post-processing notebook follows)")
-    ap.add_argument('--about', default='all-MiniLM-L6-v2 fine-tuned on 3,720 SQuAD v2 training questions (bench/retrain.py --epochs 6)')
+    ap.add_argument('--about', default='all-MiniLM-L6-v2 fine-tuned on 3,720 SQuAD v2 training questions '
+                                       '(bench/retrain.py --epochs 6)')
     a = ap.parse_args()
     model, tok = load_qa_model(a.model_dir)[:2]
     assert tok.vocab == load_tokenizer('minilm-local').vocab, 'the windows are made with the minilm-local tokenizer'
     sample, arrays = load_squad('sample'), {}
     row = {k: i for i, k in enumerate(sample['train']['id'])}
-    for split, rows in (('validation', sample['validation']), ('train', sample['train'].select([row[i] for i in a.train_ids]))):
+    for split, rows in (('validation', sample['validation']),
+                        ('train', sample['train'].select([row[i] for i in a.train_ids]))):
         w = tokenize_dataset(rows, tok, train=False, progress=False)
         starts, ends = [None] * len(w), [None] * len(w)
         for idx, out in batch_logits(model, w, DataCollatorWithPadding(tok), 32, progress=False):
             n = [len(w[int(i)]['input_ids']) for i in idx]
-            for i, k, s, e in zip(idx, n, out.start_logits, out.end_logits): starts[i], ends[i] = s[:k].numpy(), e[:k].numpy()
-        arrays.update({f'{split}_start': np.concatenate(starts).astype(np.float16), f'{split}_end': np.concatenate(ends).astype(np.float16),
+            for i, k, s, e in zip(idx, n, out.start_logits, out.end_logits):
+                starts[i], ends[i] = s[:k].numpy(), e[:k].numpy()
+        arrays.update({f'{split}_start': np.concatenate(starts).astype(np.float16),
+                       f'{split}_end': np.concatenate(ends).astype(np.float16),
                        f'{split}_lengths': np.array([len(s) for s in starts]), f'{split}_ids': np.array(rows['id'])})
     cfg = load_qa_config(a.model_dir)
-    np.savez_compressed(a.out, **arrays, about=np.array(a.about), null_threshold=np.array(cfg.get('null_threshold', 0.0)))
+    np.savez_compressed(a.out, **arrays, about=np.array(a.about),
+                        null_threshold=np.array(cfg.get('null_threshold', 0.0)))
     print(f"{a.out}: {Path(a.out).stat().st_size} bytes")
 
 if __name__ == '__main__': main()
