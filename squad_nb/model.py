@@ -25,11 +25,13 @@ def qa_loss(start_logits, # (windows, tokens) the start score of every token
             end_logits, # (windows, tokens) the end score of every token
             start_positions, # (windows,) the answer's first token; the CLS token, 0, when the window holds no answer
             end_positions, # (windows,) the answer's last token; also 0 when the window holds no answer
+            label_smoothing:float=0.0, # share of each target spread over every token of the window (0: none)
            ) -> torch.Tensor:
     ("(cross-entropy of the start token + cross-entropy of the end token) / 2, averaged over windows; "
      "labels past the window are ignored.")
     n = start_logits.size(1)  # as transformers does: labels clamped to [0, n], and n ignored
-    ce = lambda logits, pos: F.cross_entropy(logits, pos.reshape(-1).clamp(0, n), ignore_index=n)
+    ce = lambda logits, pos: F.cross_entropy(logits, pos.reshape(-1).clamp(0, n), ignore_index=n,
+                                             label_smoothing=label_smoothing)
     return (ce(start_logits, start_positions) + ce(end_logits, end_positions)) / 2
 
 # %% ../nbs/04_model.ipynb #3de4e5c3

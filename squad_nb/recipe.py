@@ -49,6 +49,7 @@ class Recipe:
     plausible: float = setting(1.0, 'weight of the loss terms learned from the plausible answers of unanswerable '
                                     'questions')
     attn_dropout: object = setting(0.0, "dropout on the attention weights ('none': keep the model's)", float_or_none)
+    label_smoothing: float = setting(0.0, 'label smoothing of the start and end cross-entropy (0: none)')
     lora_rank: int = setting(0, 'train low-rank adapters of this rank and the QA head instead of every weight '
                                 '(0: every weight)')
     heldout: float = setting(0.0, "share of the training split's paragraphs held out to choose the epoch and the "

@@ -95,7 +95,8 @@ class QATrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = {k: inputs.pop(k) for k in _LABELS if k in inputs}
         out = model(**inputs, **(dict(output_hidden_states=True) if self.recipe.answer_head else {}))
-        loss = qa_loss(out.start_logits, out.end_logits, labels['start_positions'], labels['end_positions'])
+        loss = qa_loss(out.start_logits, out.end_logits, labels['start_positions'], labels['end_positions'],
+                       self.recipe.label_smoothing)
         loss = loss + self.extra_loss(model, inputs, labels, out)
         return (loss, out) if return_outputs else loss
 
@@ -254,7 +255,8 @@ def _init_model(model, r, seed:int) -> tuple:
 # %% ../nbs/08_train.ipynb #d21652c0
 _OWNED = dict(learning_rate='learning_rate', num_train_epochs='epochs', per_device_train_batch_size='batch_size',
               gradient_accumulation_steps='batch_size', weight_decay='weight_decay', warmup_steps='warmup',
-              bf16='bf16', seed='seed')
+              bf16='bf16', seed='seed', label_smoothing_factor='label_smoothing')  # (QA batches have no `labels`:
+                                                                                  # the Trainer's would do nothing)
 
 def _training_args(out, r, seed, eval_steps, device_batch_size, progress=True, extra=None) -> TrainingArguments:
     "`TrainingArguments` of recipe `r`: the batch shared by the processes, the best checkpoint by `best_f1` kept."
