@@ -51,7 +51,7 @@ nbtest-slow:
 	$(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing --flags slow
 
 pytest:
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider --durations=8
 
 bench:
 	$(PY) bench/tokenize.py

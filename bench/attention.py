@@ -19,7 +19,7 @@ from squad_nb.data import load_squad
 from squad_nb.features import load_tokenizer, tokenize_dataset
 from squad_nb.features import model_path
 from squad_nb.model import resolve_bf16, set_attention_dropout
-from squad_nb.train import RECIPES
+from squad_nb.recipe import RECIPES
 
 LENGTHS = (128, 192, 256, 384)
 
@@ -37,18 +37,18 @@ def main():
     a = ap.parse_args()
     header(f'python bench/attention.py --repeats {a.repeats}')
     transformers.logging.set_verbosity_error()  # no load report for the new QA heads
-    rec = RECIPES['small-squad-cpu']; bf16 = resolve_bf16(rec['bf16'])
+    rec = RECIPES['small-squad-cpu']; bf16 = resolve_bf16(rec.bf16)
     models = {}
     for impl in ('sdpa', 'eager'):
         m = AutoModelForQuestionAnswering.from_pretrained(model_path('minilm-local'), attn_implementation=impl)
-        set_attention_dropout(m, rec['attn_dropout']); models[impl] = m.train()
+        set_attention_dropout(m, rec.attn_dropout); models[impl] = m.train()
     tok = load_tokenizer('minilm-local')
     train = load_squad(shared('data', 'squad_v2', 'train.json'))
     lens = np.array([len(x) for x in tokenize_dataset(train, tok, progress=False)['input_ids']])
     edges = (0,) + LENGTHS
     torch.manual_seed(0)
     print(f"\nms per forward and backward pass of 8 windows (bfloat16: {'yes' if bf16 else 'no'}; "
-          f"attention dropout {rec['attn_dropout']})")
+          f"attention dropout {rec.attn_dropout})")
     print(f"{'tokens':>8}{'fused (sdpa)':>14}{'eager':>9}{'eager/fused':>13}{'share of windows':>18}")
     for i, n in enumerate(LENGTHS):
         batch = dict(input_ids=torch.randint(1000, 2000, (8, n)), attention_mask=torch.ones(8, n, dtype=torch.long),

@@ -22,7 +22,8 @@ from squad_nb.data import load_squad
 from squad_nb.features import prepare_train_features, prepare_validation_features
 from squad_nb.model import load_qa_model, device_batch, resolve_bf16, set_attention_dropout
 from squad_nb.inference import infer_windows
-from squad_nb.train import QATrainer, RECIPES
+from squad_nb.train import QATrainer
+from squad_nb.recipe import RECIPES
 
 def train_rate(model, tok, feats, bs, collator, ours, bf16=False):
     "Windows/s of one pass over `feats` (after a warm-up step) in batches of `bs`."
@@ -57,8 +58,8 @@ def main():
     r_seed = train_rate(model, tok, theirs_t, 64, default_data_collator, False); model.load_state_dict(state)
     col = DataCollatorWithPadding(tok, pad_to_multiple_of=8)
     r_fp32 = train_rate(model, tok, ours_t, 32, col, True); model.load_state_dict(state)
-    rec = RECIPES['small-squad-cpu']; bf = resolve_bf16(rec['bf16'])
-    drop = model.config.attention_probs_dropout_prob; set_attention_dropout(model, rec['attn_dropout'])
+    rec = RECIPES['small-squad-cpu']; bf = resolve_bf16(rec.bf16)
+    drop = model.config.attention_probs_dropout_prob; set_attention_dropout(model, rec.attn_dropout)
     r_ours = train_rate(model, tok, ours_t, 32, col, True, bf16=bf)
     model.load_state_dict(state); set_attention_dropout(model, drop)
     args = TrainingArguments(output_dir=tempfile.mkdtemp(), per_device_eval_batch_size=64, use_cpu=True,
@@ -75,7 +76,7 @@ def main():
     print(f"{'starting notebook':28}{r_seed:16.2f}{e_seed:16.2f}")
     print(f"{'squad_nb, float32':28}{r_fp32:16.2f}{e_ours:16.2f}")
     print(f"{'squad_nb, small-squad-cpu':28}{r_ours:16.2f}{e_ours:16.2f}   "
-          f"(bfloat16: {'yes' if bf else 'no, not native here'}; attention dropout {rec['attn_dropout']})")
+          f"(bfloat16: {'yes' if bf else 'no, not native here'}; attention dropout {rec.attn_dropout})")
     print(f"{'speed-up, float32':28}{r_fp32/r_seed:15.2f}x{e_ours/e_seed:15.2f}x")
     print(f"{'speed-up, small-squad-cpu':28}{r_ours/r_seed:15.2f}x{e_ours/e_seed:15.2f}x   "
           "goals: >= 3x training, >= 2x evaluation")

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from dataclasses import dataclass
-from .postprocess import (read_windows, window_candidates, concat_candidates, decode_candidates,
-                                  get_null_score_diffs)
+from .postprocess import read_windows, window_candidates, concat_candidates, decode_candidates
+from .postprocess import get_null_score_diffs
 from .metric import squad_v2_score
 from .model import answer_logits
 from .runtime import rank_world, gather

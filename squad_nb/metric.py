@@ -292,10 +292,12 @@ CATEGORY_COLOURS = {'correct': '#2e7d32', 'partial': '#b26a00', 'wrong span': '#
 def plot_categories(report:pd.DataFrame, # from `qa_report`
                     ax=None, # matplotlib axes to draw on; default: a new figure
                    ):
-    "Horizontal bar chart of `category_counts`, each bar labelled with its count and share."
+    "Bar chart of `category_counts` with counts and shares; the 'correct' label says how many of them abstained."
     import matplotlib.pyplot as plt
     if ax is None: ax = plt.subplots(figsize=(7, 3))[1]
     counts = category_counts(report)[::-1]
-    bars = ax.barh(counts.index, counts.values, color=[CATEGORY_COLOURS[c] for c in counts.index])
+    abstained = int(((report.category == 'correct') & ~report.has_answer).sum())
+    names = [f'correct ({abstained} by abstaining)' if c == 'correct' else c for c in counts.index]
+    bars = ax.barh(names, counts.values, color=[CATEGORY_COLOURS[c] for c in counts.index])
     ax.bar_label(bars, [f'{c} ({100*c/len(report):.0f}%)' for c in counts.values], padding=3)
     ax.set(xlabel='questions', xlim=(0, counts.max()*1.25 or 1)); return ax

@@ -8,7 +8,7 @@ __all__ = ['CONFIG_NAME', 'STARTER', 'qa_loss', 'QAModel', 'tiny_qa_model', 'sav
            'set_attention_dropout', 'with_lora', 'extract_lora', 'device_batch']
 
 # %% ../nbs/04_model.ipynb #0e38b38d
-import json, warnings
+import contextlib, json, warnings
 from pathlib import Path
 from typing import NamedTuple
 import torch
@@ -157,23 +157,28 @@ def _read_adapter(folder:Path) -> dict:
     except Exception as e: raise OSError(f"{weights}: corrupt or unreadable ({type(e).__name__}: {e})") from None
 
 # %% ../nbs/04_model.ipynb #97387b9b
+@contextlib.contextmanager
 def quiet_transformers(quiet=True):
-    "Keep transformers' warnings (its load reports) quiet inside a `with` block, restoring its verbosity after."
-    import contextlib, transformers.utils.logging as tl
-    @contextlib.contextmanager
-    def block():
-        level = tl.get_verbosity()
-        if quiet: tl.set_verbosity_error()
-        try: yield
-        finally: tl.set_verbosity(level)
-    return block()
+    "Keep transformers' warnings (its load reports) quiet inside the block, restoring its verbosity after."
+    import transformers.utils.logging as tl
+    level = tl.get_verbosity()
+    if quiet: tl.set_verbosity_error()
+    try: yield
+    finally: tl.set_verbosity(level)
+
+@contextlib.contextmanager
+def _peft_quiet():
+    "A block without the FutureWarning that peft 0.21 sets off in transformers (it reads `is_gradient_checkpointing`)."
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='`is_gradient_checkpointing` is deprecated')
+        yield
 
 def _load_adapter_model(folder:Path) -> QAModel:
     "The base encoder with the adapter of `folder` merged in, its tokenizer, and the settings saved with the adapter."
     from peft import PeftModel
     cfg = load_qa_config(folder); _check_base(cfg, folder); _read_adapter(folder)
     base = model_path(cfg['base_model'])
-    with quiet_transformers():  # the base's QA head is reported new: the adapter's replaces it
+    with quiet_transformers(), _peft_quiet():  # the base's QA head is reported new: the adapter's replaces it
         model = PeftModel.from_pretrained(AutoModelForQuestionAnswering.from_pretrained(base, use_safetensors=True),
                                           folder)
     return QAModel(model.merge_and_unload(), check_tokenizer(AutoTokenizer.from_pretrained(base)), cfg, False)
@@ -229,7 +234,7 @@ def with_lora(model, # a `transformers` model with a QA head
     from peft import LoraConfig, TaskType, get_peft_model
     cfg = LoraConfig(task_type=TaskType.QUESTION_ANS, r=rank, lora_alpha=alpha or 2 * rank, lora_dropout=0.0,
                      target_modules='all-linear', exclude_modules=['qa_outputs'])
-    return get_peft_model(model, cfg)
+    with _peft_quiet(): return get_peft_model(model, cfg)
 
 # %% ../nbs/04_model.ipynb #261e73a3
 _WHOLE = ('qa_outputs', 'LayerNorm', 'position_embeddings', 'token_type_embeddings')  # small: kept whole
@@ -253,7 +258,8 @@ def extract_lora(model, # a fully fine-tuned model
     from peft.utils import ModulesToSaveWrapper
     cfg = LoraConfig(task_type=TaskType.QUESTION_ANS, r=rank, lora_alpha=rank, lora_dropout=0.0, bias='all',
                      target_modules=list(_TARGETS), modules_to_save=list(_WHOLE))
-    lora, tuned = get_peft_model(copy.deepcopy(base), cfg), dict(model.named_modules())
+    with _peft_quiet(): lora = get_peft_model(copy.deepcopy(base), cfg)
+    tuned = dict(model.named_modules())
     with torch.no_grad():
         for name, m in lora.named_modules():
             src = tuned.get(name.removeprefix('base_model.model.'))

@@ -20,12 +20,12 @@ from torch.utils.data import DataLoader, Sampler
 from datasets import Dataset, concatenate_datasets
 from .data import load_squad, hold_out
 from .features import tokenize_dataset
-from .model import (qa_loss, with_lora, add_answer_head, answer_logits, load_qa_model, save_qa_model,
-                            resolve_bf16, set_attention_dropout, device_batch)
+from .model import qa_loss, with_lora, add_answer_head, answer_logits, load_qa_model, save_qa_model
+from .model import resolve_bf16, set_attention_dropout, device_batch
 from .recipe import DEFAULT_RECIPE, recipe_name, recipe_settings
 from .inference import score_windows
-from .runtime import (hide_progress, keep_random_state, rank_world, replace_folder, staging_folder,
-                              write_json_atomic)
+from .runtime import hide_progress, keep_random_state, rank_world, replace_folder, staging_folder
+from .runtime import write_json_atomic
 
 # %% ../nbs/08_train.ipynb #6b7a8793
 from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments

@@ -88,8 +88,9 @@ EXERCISES = {
                       "questions and contexts, checked ('the context is empty'), as a Dataset with ids q0, q1...",
     },
     '07_recipe': {
-        'auto_or_bool': "lower-case the text; 'auto' stays 'auto', 1/true/yes/on give True, 0/false/no/off give False; "
-                        "anything else raises a ValueError that says 'expected auto, true or false' and what it got",
+        'auto_or_bool': "lower-case the text; 'auto' stays 'auto', 1/true/yes/on give True, 0/false/no/off give "
+                        "False; anything else raises a ValueError that says 'expected auto, true or false' and "
+                        "what it got",
         'recipe_settings': "refuse unknown override names with `_check_names`, then `dataclasses.replace` the recipe "
                            "of `_as_recipe(recipe)` with the overrides that are not None",
     },
