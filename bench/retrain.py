@@ -27,7 +27,13 @@ each pinned to a core of its own with one thread, so that they share the machine
     python bench/retrain.py --seed-model runs/seed-model-16 --batch-size 16 --epochs 8 --seeds 42 1 2 3 \
         --heldout-by paragraph article --out runs/retrain-rules
 
-Prints a table, then the results as JSON on the last line (also written to <out>/results.json)."""
+Prints a table, then the results as JSON on the last line (also written to <out>/results.json).
+
+A run that was stopped keeps each seed it finished in its folder (`<rule>-seed-<n>/`): `--collect` summarises the
+finished seeds of one or more earlier `--out` folders without training, from the metrics they saved, so a run stopped
+after two seeds and one of the two seeds left are read as one:
+
+    python bench/retrain.py --collect runs/retrain-rules runs/retrain-rules-23"""
 import _common  # first: see its docstring
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -130,7 +136,42 @@ def summary(gains) -> dict:
     return dict(mean=round(statistics.mean(gains), 2), min=min(gains), max=max(gains),
                 sd=round(statistics.stdev(gains), 2) if len(gains) > 1 else 0.0)
 
+def _metrics(path) -> dict: return json.loads(Path(path).read_text())
+
+def collect(outs) -> dict:
+    "The gains of every finished `<rule>-seed-<n>` folder in `outs` (a seed in two: the later `out`'s), by rule."
+    rules = {}
+    for out in map(Path, outs):
+        for d in sorted(out.glob('*-seed-*')):
+            if not (d/'retrained-valid'/'metrics.json').exists(): continue   # a seed the run did not finish
+            by, n = d.name.split('-seed-')
+            b, a = _metrics(d/'data'/'seed-valid'/'metrics.json'), _metrics(d/'retrained-valid'/'metrics.json')
+            log = d/'retrained'/'log_history.json'
+            last = json.loads(log.read_text())[-1] if log.exists() else {}
+            rules.setdefault(by, {})[int(n)] = dict(
+                seed=int(n), before=round(b['f1'], 2), after=round(a['f1'], 2), gain=round(a['f1'] - b['f1'], 2),
+                best_gain=round(a['best_f1'] - b['best_f1'], 2), blind_cost=round(a['best_f1'] - a['f1'], 2),
+                steps=last.get('step'), train_minutes=round(last['train_runtime'] / 60, 1) if last else None)
+    return {by: list(rows.values()) for by, rows in rules.items()}
+
+def print_collected(rules):
+    "A line per seed and the summaries of the gains, for each rule."
+    for by, rows in rules.items():
+        print(f"\nheld out by {by}:\n{'seed':>6}{'F1 blind before':>17}{'after':>8}{'gain':>8}{'best F1 gain':>14}"
+              f"{'steps':>7}{'training minutes':>18}")
+        for r in sorted(rows, key=lambda r: r['seed']):
+            print(f"{r['seed']:>6}{r['before']:>17.2f}{r['after']:>8.2f}{r['gain']:>+8.2f}{r['best_gain']:>+14.2f}"
+                  f"{r['steps'] or '':>7}{r['train_minutes'] or '':>18}")
+        b, bb = summary([r['gain'] for r in rows]), summary([r['best_gain'] for r in rows])
+        print(f"{len(rows)} seeds. gain at the blind threshold: mean {b['mean']:+.2f}, min {b['min']:+.2f}, "
+              f"max {b['max']:+.2f}, sd {b['sd']:.2f}; in best F1: mean {bb['mean']:+.2f}, min {bb['min']:+.2f}, "
+              f"sd {bb['sd']:.2f}")
+    print(json.dumps(rules))
+
 def main():
+    if '--collect' in sys.argv:   # summarise earlier runs: no other option applies
+        header('python bench/retrain.py ' + ' '.join(sys.argv[1:]))
+        return print_collected(collect(sys.argv[sys.argv.index('--collect') + 1:]))
     # no abbreviations: `--seed 1` is passed on to squad_nb retrain, not taken for --seed-steps or --seed-model
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                  allow_abbrev=False)

@@ -193,3 +193,14 @@ def test_a_damaged_starter_folder_exits_naming_the_file(tmp_path, damage, says):
     else: (d/'adapter_config.json').write_text('{"r": 16,')
     code, _, err = cli('evaluate', d, '--data', 'sample', '--max-rows', 4, check=False)
     assert code == 1 and says in err and 'Traceback' not in err, err[-2000:]
+
+def test_retrain_the_starter_model_by_name_into_a_folder(tmp_path):
+    "`squad_nb retrain minilm-squad --output X`: a name is not a folder to write into, so the kept model goes to X."
+    code, _, err = cli('retrain', 'minilm-squad', '--data', 'sample', '--max-train', 8, check=False)
+    assert code == 1 and 'give output_dir' in err
+    _, o, _ = cli('retrain', 'minilm-squad', '--data', 'sample', '--output', tmp_path/'mine', '--epochs', 1,
+                  '--learning-rate', 1e-12, '--max-train', 16, '--max-eval', 16)
+    r = last_json(o)
+    assert r['kept'] == 'original' and r['after']['best_f1'] == r['before']['best_f1']   # a learning rate of ~0: a tie
+    assert load_qa_config(tmp_path/'mine')['base_version'] and (tmp_path/'mine'/'model.safetensors').exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith('.')], 'no staging folder is left behind'

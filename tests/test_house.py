@@ -90,3 +90,15 @@ def test_every_imported_package_is_declared():
     used = {i.split('.')[0] for m in MODULES for i in imports(m)} - set(sys.stdlib_module_names) - {'squad_nb'}
     missing = sorted(u for u in used if dist.get(u, u).lower().replace('_', '-') not in declared('requirements') | declared('demo_requirements'))
     assert not missing, missing
+
+def test_lint_finds_a_notebook_cell_that_mixes_imports_with_code(tmp_path):
+    "nbdev's docs build runs a cell that imports without the cells before it: the lint names such a cell."
+    import json, sys
+    sys.path.insert(0, str(ROOT/'tools'))
+    from lint import mixed_cells
+    code = lambda src: dict(cell_type='code', source=src, metadata={}, outputs=[], execution_count=None)
+    cells = [code('import json'), code('x = 1'), code('from pathlib import Path\np = Path(x)'),
+             code('#| export\nimport os\ny = 2'), code('#| hide\nimport nbdev; nbdev.nbdev_export()')]
+    (tmp_path/'a.ipynb').write_text(json.dumps(dict(cells=cells, metadata={}, nbformat=4, nbformat_minor=5)))
+    assert mixed_cells(tmp_path) == [('a.ipynb', 2)]
+    assert mixed_cells() == []

@@ -3,8 +3,24 @@
     python tools/run_nb.py nbs/00_data.ipynb [nbs/01_features.ipynb ...]
 
 `#| eval: false` cells (hub downloads) and the final `nbdev_export()` cell are skipped: they are tagged
-`skip-execution` for the run only, and `nbdev_clean` removes the tags again."""
+`skip-execution` for the run only, and `nbdev_clean` removes the tags again. transformers' weight-loading bars (saved
+at 0 %, since the page cannot run them) and its load reports (which name this machine's paths) are dropped from the
+saved outputs."""
 import sys, subprocess, nbformat
+
+NOISE = ('Loading weights:', 'LOAD REPORT')
+
+def _noise(out) -> bool:
+    "A saved output that is transformers' loading bar or load report."
+    text = out.get('text') or out.get('data', {}).get('text/plain') or ''
+    return any(n in (text if isinstance(text, str) else ''.join(text)) for n in NOISE)
+
+def drop_noise(path):
+    "Remove loading bars and load reports from the saved outputs of the notebook at `path`."
+    nb = nbformat.read(path, 4)
+    for c in nb.cells:
+        if c.cell_type == 'code': c.outputs = [o for o in c.outputs if not _noise(o)]
+    nbformat.write(nb, path)
 
 def _skip(cell):
     src = cell.source.replace(' ', '')
@@ -17,6 +33,7 @@ def run(path):
     nbformat.write(nb, path)
     subprocess.run(['jupyter', 'nbconvert', '--to', 'notebook', '--execute', '--inplace',
                     '--ExecutePreprocessor.timeout=1800', path], check=True)
+    drop_noise(path)
     subprocess.run(['nbdev_clean', '--fname', path], check=True)
 
 if __name__ == '__main__':
