@@ -138,20 +138,23 @@ def summary(gains) -> dict:
 
 def _metrics(path) -> dict: return json.loads(Path(path).read_text())
 
+def finished(outs) -> dict:
+    "Every finished `<rule>-seed-<n>` folder of the runs `outs`, by name (a seed in two: the later run's)."
+    return {d.name: d for out in map(Path, outs) for d in sorted(out.glob('*-seed-*'))
+            if (d/'retrained-valid'/'metrics.json').exists()}   # else a seed the run did not finish
+
 def collect(outs) -> dict:
     "The gains of every finished `<rule>-seed-<n>` folder in `outs` (a seed in two: the later `out`'s), by rule."
     rules = {}
-    for out in map(Path, outs):
-        for d in sorted(out.glob('*-seed-*')):
-            if not (d/'retrained-valid'/'metrics.json').exists(): continue   # a seed the run did not finish
-            by, n = d.name.split('-seed-')
-            b, a = _metrics(d/'data'/'seed-valid'/'metrics.json'), _metrics(d/'retrained-valid'/'metrics.json')
-            log = d/'retrained'/'log_history.json'
-            last = json.loads(log.read_text())[-1] if log.exists() else {}
-            rules.setdefault(by, {})[int(n)] = dict(
-                seed=int(n), before=round(b['f1'], 2), after=round(a['f1'], 2), gain=round(a['f1'] - b['f1'], 2),
-                best_gain=round(a['best_f1'] - b['best_f1'], 2), blind_cost=round(a['best_f1'] - a['f1'], 2),
-                steps=last.get('step'), train_minutes=round(last['train_runtime'] / 60, 1) if last else None)
+    for name, d in finished(outs).items():
+        by, n = name.split('-seed-')
+        b, a = _metrics(d/'data'/'seed-valid'/'metrics.json'), _metrics(d/'retrained-valid'/'metrics.json')
+        log = d/'retrained'/'log_history.json'
+        last = json.loads(log.read_text())[-1] if log.exists() else {}
+        rules.setdefault(by, {})[int(n)] = dict(
+            seed=int(n), before=round(b['f1'], 2), after=round(a['f1'], 2), gain=round(a['f1'] - b['f1'], 2),
+            best_gain=round(a['best_f1'] - b['best_f1'], 2), blind_cost=round(a['best_f1'] - a['f1'], 2),
+            steps=last.get('step'), train_minutes=round(last['train_runtime'] / 60, 1) if last else None)
     return {by: list(rows.values()) for by, rows in rules.items()}
 
 def print_collected(rules):
