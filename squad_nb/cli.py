@@ -179,10 +179,13 @@ def cmd_retrain(a) -> dict:
 _COLS = ('EM', 'F1', 'best F1', '"no answer" F1', 'HasAns F1 forced', 'kept')
 _WIDTHS = [max(len(c), 6) + 2 for c in _COLS]
 
+def _floor(m) -> float:
+    "The F1 of answering \"no answer\" everywhere, from the metrics `m`: the share of unanswerable questions."
+    return 100 * m.get('NoAns_total', 0) / m['total']
+
 def _row(name, m, kept='') -> str:
     "One line of the demo's table: `name`, then the metrics `m`."
-    floor = 100 * m.get('NoAns_total', 0) / m['total']
-    vals = [f"{m['exact']:.2f}", f"{m['f1']:.2f}", f"{m['best_f1']:.2f}", f'{floor:.2f}',
+    vals = [f"{m['exact']:.2f}", f"{m['f1']:.2f}", f"{m['best_f1']:.2f}", f'{_floor(m):.2f}',
             f"{m.get('HasAns_f1_forced', float('nan')):.2f}", kept]
     return f'{name:<30}' + ''.join(f'{v:>{w}}' for v, w in zip(vals, _WIDTHS))
 
@@ -226,7 +229,7 @@ def _demo_table(rows, yard, ys):
     print(f"\n{'':<30}" + ''.join(f'{c:>{w}}' for c, w in zip(_COLS, _WIDTHS)))
     for name, m, kept in rows: print(_row(name, m, kept))
     if ys is None: return
-    m = ys.metrics; floor = 100 * m.get('NoAns_total', 0) / m['total']
+    m = ys.metrics; floor = _floor(m)
     print(f"\n{yard} scores F1 {m['f1']:.2f} here, {m['f1'] - floor:+.2f} over answering \"no answer\" everywhere "
           f"({floor:.2f}); forced to answer, it finds the answerable questions' answers with F1 "
           f"{m['HasAns_f1_forced']:.2f}")
